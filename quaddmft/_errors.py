@@ -1,0 +1,74 @@
+"""Exceptions raised by quaddmft and the boundary checks that raise them."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+__all__ = ["ParameterError", "DivergenceError", "ConvergenceError"]
+
+
+class ParameterError(ValueError):
+    """A parameter is outside its allowed range; the message names it and the range."""
+
+
+class DivergenceError(FloatingPointError):
+    """The dynamics left the finite numbers (step size beyond stability, blow-up).
+
+    Attributes ``step`` (the grid index where it was detected) and ``reason``.
+    """
+
+    def __init__(self, step: int, reason: str):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"divergence detected at step k = {step}: {reason}")
+
+
+class ConvergenceError(RuntimeError):
+    """An iteration did not reach its tolerance; ``history`` holds what it did."""
+
+    def __init__(self, message: str, history=None):
+        self.history = history
+        super().__init__(message)
+
+
+def check_real(name: str, value, *, low=None, high=None, low_open=True, high_open=True) -> float:
+    """Return ``float(value)`` after checking it is a finite real inside the interval.
+
+    Raises ParameterError naming ``name`` and the allowed interval otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ParameterError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    lo_b = "(" if low_open else "["
+    hi_b = ")" if high_open else "]"
+    interval = f"{lo_b}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi_b}"
+    if not math.isfinite(value):
+        raise ParameterError(f"{name} must be finite, got {value!r}; allowed range {interval}")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        raise ParameterError(f"{name} = {value!r} is outside the allowed range {interval}")
+    return value
+
+
+def check_int(name: str, value, *, low: int) -> int:
+    """Return ``int(value)`` after checking it is an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        hasattr(value, "__index__")
+    ):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < low:
+        raise ParameterError(f"{name} = {value} is outside the allowed range [{low}, inf)")
+    return value
+
+
+def choose(name: str, value: str, table: dict):
+    """Resolve a string at the edge (CLI, TOML) through one table; list valid names on failure."""
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise ParameterError(
+            f"unknown {name} {value!r}; valid names are: {', '.join(sorted(table))}"
+        ) from None

@@ -1,0 +1,139 @@
+r"""Losses Lambda(y, r) and their r-derivatives, as numba-callable code.
+
+The training loss of one sample is (paper eq. 5, THEORY section 1)
+
+    margin losses:  Lambda(y, r) = l(y phi(r)),
+                    Lambda'  = y l'(y phi) phi',
+                    Lambda'' = y^2 l''(y phi) phi'^2 + y l'(y phi) phi'',
+    square loss:    Lambda(y, r) = (y - phi(r))^2 / 2   (so that y = 0, pure noise, still trains).
+
+phi is the activation of the mixture: linear phi(r) = r (two clusters) or the door
+phi(r) = r^2 - L^2 (three clusters).
+
+Why integer codes: the hot loops of the solver and simulator are numba kernels compiled once and
+cached on disk; a kernel that takes a Python function object cannot be cached. Each loss and
+activation is therefore identified by a code, and the single numba function ``loss_terms`` below is
+the one place that maps codes to formulas. Adding a loss means adding a class here and a branch in
+``_margin`` (or ``loss_terms``), never touching the solver.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = ["Loss", "Logistic", "Square", "Hinge2", "LOSSES"]
+
+ACT_LINEAR = 0
+ACT_DOOR = 1
+
+_LOSS_LOGISTIC = 0
+_LOSS_SQUARE = 1
+_LOSS_SQUARED_HINGE = 2
+
+
+@numba.njit(cache=True, inline="always")
+def activation(act_code, L, r):
+    """Return (phi, phi', phi'') at r."""
+    if act_code == ACT_DOOR:
+        return r * r - L * L, 2.0 * r, 2.0
+    return r, 1.0, 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _margin(loss_code, v):
+    """Return (l, l', l'') of a margin loss at v = y phi(r); numerically stable for any v."""
+    if loss_code == _LOSS_LOGISTIC:
+        # l = log(1 + e^{-v}); l' = -sigmoid(-v); l'' = sigmoid(v) sigmoid(-v)
+        if v >= 0.0:
+            e = math.exp(-v)
+            value = math.log1p(e)
+            sig_minus = e / (1.0 + e)
+        else:
+            e = math.exp(v)
+            value = -v + math.log1p(e)
+            sig_minus = 1.0 / (1.0 + e)
+        return value, -sig_minus, sig_minus * (1.0 - sig_minus)
+    # squared hinge: l = max(0, 1 - v)^2 / 2
+    gap = 1.0 - v
+    if gap > 0.0:
+        return 0.5 * gap * gap, -gap, 1.0
+    return 0.0, 0.0, 0.0
+
+
+@numba.njit(cache=True)
+def loss_terms(loss_code, act_code, L, y, r):
+    """Return (Lambda, Lambda', Lambda'') of the sample loss at (y, r); see the module docstring."""
+    phi, dphi, d2phi = activation(act_code, L, r)
+    if loss_code == _LOSS_SQUARE:
+        resid = y - phi
+        return 0.5 * resid * resid, -resid * dphi, dphi * dphi - resid * d2phi
+    value, d1, d2 = _margin(loss_code, y * phi)
+    return value, y * d1 * dphi, y * y * d2 * dphi * dphi + y * d1 * d2phi
+
+
+@numba.njit(cache=True)
+def _loss_terms_array(loss_code, act_code, L, y, r):
+    out = np.empty((3,) + r.shape)
+    flat_y = y.ravel()
+    flat_r = r.ravel()
+    o0 = out[0].ravel()
+    o1 = out[1].ravel()
+    o2 = out[2].ravel()
+    for i in range(flat_r.size):
+        o0[i], o1[i], o2[i] = loss_terms(loss_code, act_code, L, flat_y[i], flat_r[i])
+    return out
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Base class of sample losses. Subclasses set ``code`` and ``name``."""
+
+    code = -1
+    name = "abstract"
+    convex_margin = False
+
+    def terms(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
+        """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape)."""
+        y_b, r_b = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(r, dtype=float))
+        out = _loss_terms_array(
+            self.code, activation_code, float(L), np.ascontiguousarray(y_b), np.ascontiguousarray(r_b)
+        )
+        return out
+
+    def __call__(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
+        """Lambda(y, r)."""
+        return self.terms(y, r, activation_code=activation_code, L=L)[0]
+
+
+@dataclass(frozen=True)
+class Logistic(Loss):
+    """Logistic loss l(v) = log(1 + exp(-v)) (the paper's choice)."""
+
+    code = _LOSS_LOGISTIC
+    name = "logistic"
+    convex_margin = True
+
+
+@dataclass(frozen=True)
+class Square(Loss):
+    """Square loss Lambda(y, r) = (y - phi(r))^2 / 2; exactly solvable for linear phi."""
+
+    code = _LOSS_SQUARE
+    name = "square"
+    convex_margin = True
+
+
+@dataclass(frozen=True)
+class Hinge2(Loss):
+    """Squared hinge l(v) = max(0, 1 - v)^2 / 2."""
+
+    code = _LOSS_SQUARED_HINGE
+    name = "squared-hinge"
+    convex_margin = True
+
+
+LOSSES = {"logistic": Logistic(), "square": Square(), "squared-hinge": Hinge2()}

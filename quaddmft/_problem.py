@@ -1,0 +1,204 @@
+r"""Problem definition: the Gaussian mixture, the loss, ridge and the initial condition.
+
+Data (paper eq. 2): x_mu = c_mu v / sqrt(d) + sqrt(Delta) z_mu with v = (1, ..., 1), n = alpha d.
+
+* ``TwoCluster``:   c = +-1 with probability 1/2, y = c, linear activation phi(r) = r.
+* ``ThreeCluster``: c = 0 w.p. 1/2 (y = -1), c = +-1 w.p. 1/4 each (y = +1), door activation
+  phi(r) = r^2 - L^2 (paper eqs. 3, 4, 6).
+* ``PureNoise``:    c = 0, y = 0 (labels carry nothing); with the square loss the dynamics is
+  linear and exactly solvable (THEORY section 6).
+
+Generalisation error given the overlap m = w.v/d and the norm C = |w|^2/d (exact at any d,
+paper eqs. 24, 25):
+
+    two clusters:   eps = erfc(m / sqrt(2 Delta C)) / 2
+    three clusters: eps = erfc(L / sqrt(2 Delta C)) / 2
+                          + [erf((L - m)/sqrt(2 Delta C)) + erf((L + m)/sqrt(2 Delta C))] / 4
+    pure noise:     eps = 1/4 (eq. 23 with y = 0: (0 - yhat)^2 / 4 = 1/4 for every w).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import erf, erfc
+
+from ._errors import ParameterError, check_real
+from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
+from ._errors import choose
+
+__all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "MIXTURES"]
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Cluster centres c, labels y and probabilities, as float arrays of equal length."""
+
+    c: np.ndarray
+    y: np.ndarray
+    prob: np.ndarray
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Base class of the data models: sample ratio ``alpha`` = n/d and noise variance ``delta``."""
+
+    alpha: float
+    delta: float
+
+    activation_code = ACT_LINEAR
+    name = "abstract"
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0))
+        object.__setattr__(self, "delta", check_real("delta", self.delta, low=0.0))
+
+    @property
+    def L(self) -> float:
+        return 0.0
+
+    def clusters(self) -> Clusters:
+        raise NotImplementedError
+
+    def reduced_clusters(self) -> Clusters:
+        """Clusters after the exact symmetry (c, h0, htilde) -> -(c, h0, htilde).
+
+        Under it r -> -r; for y = c with linear phi, or for an even phi with y(c) = y(-c),
+        Lambda(y, r) is invariant and Lambda' flips sign, so every kernel (Gamma, M_C, mu) and
+        observable is unchanged. Averaging over c = -1 therefore equals averaging over c = +1,
+        and the sum over c can be restricted to c >= 0 with the weights folded.
+        """
+        full = self.clusters()
+        keep = full.c >= 0
+        prob = np.where(full.c[keep] > 0, 2.0, 1.0) * full.prob[keep]
+        return Clusters(full.c[keep].copy(), full.y[keep].copy(), prob)
+
+    def gen_error(self, m, C):
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {"model": self.name, "alpha": self.alpha, "delta": self.delta}
+
+
+@dataclass(frozen=True)
+class TwoCluster(Mixture):
+    """Two symmetric clusters at +-v/sqrt(d), y = c, linear activation (paper section 2)."""
+
+    name = "two"
+
+    def clusters(self) -> Clusters:
+        return Clusters(np.array([1.0, -1.0]), np.array([1.0, -1.0]), np.array([0.5, 0.5]))
+
+    def gen_error(self, m, C):
+        """eps_gen = erfc(m / sqrt(2 Delta C)) / 2 (paper eq. 24)."""
+        m = np.asarray(m, dtype=float)
+        C = np.asarray(C, dtype=float)
+        return 0.5 * erfc(m / np.sqrt(2.0 * self.delta * C))
+
+
+@dataclass(frozen=True)
+class ThreeCluster(Mixture):
+    """Three clusters (c = 0 labelled -1, c = +-1 labelled +1) with the door activation."""
+
+    L_: float = field(default=0.7)
+    activation_code = ACT_DOOR
+    name = "three"
+
+    def __init__(self, alpha: float, delta: float, L: float):
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "delta", delta)
+        object.__setattr__(self, "L_", check_real("L", L, low=0.0))
+        self.__post_init__()
+
+    @property
+    def L(self) -> float:
+        return self.L_
+
+    def __repr__(self):
+        return f"ThreeCluster(alpha={self.alpha!r}, delta={self.delta!r}, L={self.L_!r})"
+
+    def clusters(self) -> Clusters:
+        return Clusters(
+            np.array([0.0, 1.0, -1.0]), np.array([-1.0, 1.0, 1.0]), np.array([0.5, 0.25, 0.25])
+        )
+
+    def gen_error(self, m, C):
+        """Paper eq. 25."""
+        m = np.asarray(m, dtype=float)
+        s = np.sqrt(2.0 * self.delta * np.asarray(C, dtype=float))
+        L = self.L_
+        return 0.5 * erfc(L / s) + 0.25 * (erf((L - m) / s) + erf((L + m) / s))
+
+    def params(self) -> dict:
+        return {**super().params(), "L": self.L_}
+
+
+@dataclass(frozen=True)
+class PureNoise(Mixture):
+    """c = 0 and y = 0: the exactly solvable reference of THEORY section 6 (square loss)."""
+
+    name = "noise"
+
+    def clusters(self) -> Clusters:
+        return Clusters(np.array([0.0]), np.array([0.0]), np.array([1.0]))
+
+    def gen_error(self, m, C):
+        """Paper eq. 23 with y = 0: every prediction is off by one, eps = 1/4."""
+        return np.full(np.broadcast(np.asarray(m), np.asarray(C)).shape, 0.25)
+
+
+MIXTURES = {"two": TwoCluster, "three": ThreeCluster, "noise": PureNoise}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The learning problem: mixture, loss, ridge ``lam`` >= 0, init variance ``R`` >= 0, ``m0``.
+
+    w(0) ~ N(0, R I_d); the DMFT starts from the overlap m(0) = m0 (0 for a random start at
+    d -> infinity). ``loss`` may be a Loss object or one of the names in ``LOSSES``.
+    """
+
+    mixture: Mixture
+    loss: Loss = field(default_factory=Logistic)
+    lam: float = 0.0
+    R: float = 0.01
+    m0: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.mixture, Mixture):
+            raise ParameterError(
+                f"mixture must be a Mixture (TwoCluster, ThreeCluster, PureNoise), got {self.mixture!r}"
+            )
+        loss = self.loss
+        if isinstance(loss, str):
+            loss = choose("loss", loss, LOSSES)
+        if not isinstance(loss, Loss):
+            raise ParameterError(f"loss must be a Loss or one of {sorted(LOSSES)}, got {loss!r}")
+        object.__setattr__(self, "loss", loss)
+        object.__setattr__(self, "lam", check_real("lam", self.lam, low=0.0, low_open=False))
+        object.__setattr__(self, "R", check_real("R", self.R, low=0.0, low_open=False))
+        object.__setattr__(self, "m0", check_real("m0", self.m0))
+
+    @property
+    def alpha(self) -> float:
+        return self.mixture.alpha
+
+    @property
+    def delta(self) -> float:
+        return self.mixture.delta
+
+    def params(self) -> dict:
+        return {
+            **self.mixture.params(),
+            "loss": self.loss.name,
+            "lam": self.lam,
+            "R": self.R,
+            "m0": self.m0,
+        }
+
+
+def finite_d_m0(R: float, d: int) -> float:
+    """E|m(0)| = sqrt(2 R / (pi d)) for w(0) ~ N(0, R I_d): the paper's DMFT start for three clusters."""
+    return math.sqrt(2.0 * R / (math.pi * d))

@@ -1,0 +1,187 @@
+r"""Selection processes s(k) in {0, 1} of each sample (paper eqs. 8, 9; THEORY section 5).
+
+Every process is a two-state Markov chain in discrete time k = 0, 1, ... with
+
+    P(s(0) = 1) = b,  P(s(k+1) = 1 | s(k) = 0) = p_on,  P(s(k+1) = 1 | s(k) = 1) = p_stay.
+
+* ``FullBatch()``:            s = 1 always (gradient descent).
+* ``SGD(b)``:                 i.i.d. Bernoulli(b): p_on = p_stay = b.
+* ``PersistentSGD(b, tau)``:  law "linear" (paper eq. 9): p_on = eta/tau,
+  p_stay = 1 - eta (1 - b)/(b tau), valid iff tau >= eta max(1, (1 - b)/b);
+  law "exact" (exact one-step law of the continuous-time chain): with E = exp(-eta/(b tau)),
+  p_on = b (1 - E), p_stay = 1 - (1 - b)(1 - E); valid for every tau > 0.
+  Both are stationary at P(s = 1) = b with <s(k) s(k')> = b^2 + b (1 - b) q^|k - k'|,
+  q = p_stay - p_on (q = 1 - eta/(b tau) for the linear law, E for the exact one).
+
+The map from uniforms to paths, ``sample_paths``, is shared by the simulator and the solver:
+s(k+1) = [u(k+1) < p(s(k))], so that with equal uniforms PersistentSGD(b, tau = eta/b) (q = 0)
+produces the very paths of SGD(b), and b = 1 produces s = 1 without consuming uniforms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import ParameterError, check_real, choose
+
+__all__ = ["SelectionProcess", "FullBatch", "SGD", "PersistentSGD", "Chain", "sample_paths"]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The discrete-time law at a given step size: P(s(0)=1) = b, P(1 | 0) = p_on, P(1 | 1) = p_stay."""
+
+    b: float
+    p_on: float
+    p_stay: float
+
+    @property
+    def deterministic(self) -> bool:
+        """True when s = 1 almost surely (full batch): no randomness to integrate."""
+        return self.b == 1.0 and self.p_stay == 1.0
+
+    @property
+    def q(self) -> float:
+        """Autocorrelation factor: <s(k)s(k')> - b^2 = b (1 - b) q^|k - k'|."""
+        return self.p_stay - self.p_on
+
+    def marginals(self, K: int) -> np.ndarray:
+        """P(s(k) = 1) for k = 0..K, propagated exactly (equals b for the stationary laws)."""
+        p = np.empty(K + 1)
+        p[0] = self.b
+        for k in range(K):
+            p[k + 1] = p[k] * self.p_stay + (1.0 - p[k]) * self.p_on
+        return p
+
+    def correlation(self, K: int) -> np.ndarray:
+        """Exact <s(k) s(k')> for k, k' = 0..K as a (K+1, K+1) matrix, from the transition law."""
+        p = self.marginals(K)
+        out = np.empty((K + 1, K + 1))
+        for k in range(K + 1):
+            # P(s(k') = 1 | s(k) = 1) for k' >= k, propagated forward from certainty.
+            cond = 1.0
+            for kp in range(k, K + 1):
+                out[k, kp] = out[kp, k] = p[k] * cond
+                cond = cond * self.p_stay + (1.0 - cond) * self.p_on
+        return out
+
+
+class SelectionProcess:
+    """Base class: ``chain(eta)`` returns the validated discrete-time law at step size eta."""
+
+    name = "abstract"
+
+    def chain(self, eta: float) -> Chain:
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class FullBatch(SelectionProcess):
+    """Full-batch gradient descent: every sample is used at every step."""
+
+    name = "gd"
+
+    def chain(self, eta: float) -> Chain:
+        return Chain(1.0, 1.0, 1.0)
+
+    def params(self) -> dict:
+        return {"schedule": "gd"}
+
+
+@dataclass(frozen=True)
+class SGD(SelectionProcess):
+    """Classical SGD: each sample enters each step independently with probability b in (0, 1]."""
+
+    b: float
+    name = "sgd"
+
+    def __post_init__(self):
+        object.__setattr__(self, "b", check_real("b", self.b, low=0.0, high=1.0, high_open=False))
+
+    def chain(self, eta: float) -> Chain:
+        return Chain(self.b, self.b, self.b)
+
+    def params(self) -> dict:
+        return {"schedule": "sgd", "b": self.b}
+
+
+_LAWS = ("linear", "exact")
+
+
+@dataclass(frozen=True)
+class PersistentSGD(SelectionProcess):
+    """Persistent-SGD (paper eq. 9): each sample stays in or out of the batch for a time ~ tau.
+
+    ``law="linear"`` is the paper's per-step law (needs tau >= eta max(1, (1-b)/b));
+    ``law="exact"`` is the exact one-step law of the continuous-time chain (any tau > 0).
+    """
+
+    b: float
+    tau: float
+    law: str = "linear"
+    name = "persistent"
+
+    def __post_init__(self):
+        object.__setattr__(self, "b", check_real("b", self.b, low=0.0, high=1.0, high_open=False))
+        object.__setattr__(self, "tau", check_real("tau", self.tau, low=0.0))
+        choose("law", self.law, {name: name for name in _LAWS})
+
+    def chain(self, eta: float) -> Chain:
+        eta = check_real("eta", eta, low=0.0)
+        b, tau = self.b, self.tau
+        if b == 1.0:
+            # s(0) = 1 and P(1 -> 0) = 0: the chain never leaves s = 1, whatever tau.
+            return Chain(1.0, 1.0, 1.0)
+        if self.law == "linear":
+            tau_min = eta * max(1.0, (1.0 - b) / b)
+            if tau < tau_min:
+                raise ParameterError(
+                    f"tau = {tau!r} is too small for the linear Persistent-SGD law at eta = {eta!r}, "
+                    f"b = {b!r}: the per-step probabilities eta/tau and eta(1-b)/(b tau) must lie in "
+                    f"[0, 1], i.e. tau >= eta*max(1, (1-b)/b) = {tau_min!r}. "
+                    f"Use law='exact' (exact one-step law of the continuous-time chain) instead."
+                )
+            return Chain(b, eta / tau, 1.0 - eta * (1.0 - b) / (b * tau))
+        decay = -math.expm1(-eta / (b * tau))  # 1 - exp(-eta/(b tau)), accurate for small eta
+        return Chain(b, b * decay, 1.0 - (1.0 - b) * decay)
+
+    def params(self) -> dict:
+        return {"schedule": "persistent", "b": self.b, "tau": self.tau, "law": self.law}
+
+
+SCHEDULES = {"gd": FullBatch, "sgd": SGD, "persistent": PersistentSGD}
+
+
+def sample_paths(chain: Chain, uniforms: np.ndarray) -> np.ndarray:
+    """Map uniforms of shape (n, K+1) to selection paths s of shape (n, K+1), dtype float64.
+
+    s(0) = [u(0) < b],  s(k+1) = [u(k+1) < (p_stay if s(k) else p_on)].
+    For a deterministic chain (b = 1) the uniforms are ignored and s = 1.
+    """
+    uniforms = np.asarray(uniforms, dtype=float)
+    if uniforms.ndim != 2:
+        raise ParameterError(f"uniforms must have shape (n, K+1), got {uniforms.shape}")
+    if chain.deterministic:
+        return np.ones_like(uniforms)
+    s = np.empty_like(uniforms)
+    s[:, 0] = uniforms[:, 0] < chain.b
+    for k in range(1, uniforms.shape[1]):
+        threshold = np.where(s[:, k - 1] > 0.5, chain.p_stay, chain.p_on)
+        s[:, k] = uniforms[:, k] < threshold
+    return s
+
+
+def path_probability(chain: Chain, paths: np.ndarray) -> np.ndarray:
+    """Exact Markov probability of each path in ``paths`` (shape (n, K+1), entries 0/1)."""
+    paths = np.asarray(paths) > 0.5
+    prob = np.where(paths[:, 0], chain.b, 1.0 - chain.b)
+    for k in range(1, paths.shape[1]):
+        p_one = np.where(paths[:, k - 1], chain.p_stay, chain.p_on)
+        prob = prob * np.where(paths[:, k], p_one, 1.0 - p_one)
+    return prob
