@@ -1,0 +1,30 @@
+"""quaddmft: deterministic-quadrature DMFT of SGD on high-dimensional Gaussian-mixture classification.
+
+Solves the d -> infinity dynamical mean-field theory of gradient descent, classical SGD and
+Persistent-SGD (Mignacco, Krzakala, Urbani, Zdeborova, NeurIPS 2020) in discrete time, and
+simulates the real algorithm at finite d to check it.
+
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.0)
+    >>> res = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=0.2)
+    >>> round(float(res.gen_error[1]), 5)   # first GD step from w = 0: Bayes-optimal error
+    0.10295
+"""
+
+from ._errors import ConvergenceError, DivergenceError, ParameterError
+from ._loss import LOSSES, Hinge2, Logistic, Loss, Square
+from ._problem import MIXTURES, Mixture, Problem, PureNoise, ThreeCluster, TwoCluster, finite_d_m0
+from ._result import DMFTResult, SimulationResult, load
+from ._selection import SCHEDULES, SGD, FullBatch, PersistentSGD, SelectionProcess
+from ._averaging import QMC, AveragingRule, MonteCarlo, RULES
+from ._solver import solve
+from ._simulator import simulate
+
+__all__ = [
+    "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "FullBatch", "Hinge2",
+    "LOSSES", "Logistic", "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError",
+    "PersistentSGD", "Problem", "PureNoise", "QMC", "RULES", "SCHEDULES", "SGD",
+    "SelectionProcess", "SimulationResult", "Square", "ThreeCluster", "TwoCluster",
+    "finite_d_m0", "load", "simulate", "solve",
+]
+__version__ = "0.1.0"
