@@ -93,9 +93,11 @@ class TwoCluster(Mixture):
 
     def gen_error(self, m, C):
         """eps_gen = erfc(m / sqrt(2 Delta C)) / 2 (paper eq. 24)."""
-        m = np.asarray(m, dtype=float)
-        C = np.asarray(C, dtype=float)
-        return 0.5 * erfc(m / np.sqrt(2.0 * self.delta * C))
+        m, C = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(C, dtype=float))
+        out = np.full(m.shape, 0.5)  # C = 0 means w = 0 (then m = 0): a coin flip
+        norm = C > 0.0
+        out[norm] = 0.5 * erfc(m[norm] / np.sqrt(2.0 * self.delta * C[norm]))
+        return out[()] if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,13 @@ class ThreeCluster(Mixture):
 
     def gen_error(self, m, C):
         """Paper eq. 25."""
-        m = np.asarray(m, dtype=float)
-        s = np.sqrt(2.0 * self.delta * np.asarray(C, dtype=float))
-        L = self.L_
-        return 0.5 * erfc(L / s) + 0.25 * (erf((L - m) / s) + erf((L + m) / s))
+        m, C = np.broadcast_arrays(np.asarray(m, dtype=float), np.asarray(C, dtype=float))
+        out = np.full(m.shape, 0.5)  # C = 0: w = 0 predicts y = -1 everywhere, wrong on half
+        norm = C > 0.0
+        s = np.sqrt(2.0 * self.delta * C[norm])
+        L, mm = self.L_, m[norm]
+        out[norm] = 0.5 * erfc(L / s) + 0.25 * (erf((L - mm) / s) + erf((L + mm) / s))
+        return out[()] if out.ndim == 0 else out
 
     def params(self) -> dict:
         return {**super().params(), "L": self.L_}

@@ -1,0 +1,199 @@
+r"""Averaging rules: how the average <.> over the effective sample is discretised.
+
+One effective sample (THEORY section 3) is (c, h0, h(0), xi(.), s(.)): the cluster, the
+projection h0 ~ N(0, 1) of its noise on v, the initial field h(0) ~ N(0, R), the Gaussian
+dynamical noise xi ~ GP(0, M_C), and the selection path. A rule produces, for each independent
+replicate, a weighted node set of these variables; the causal sweep runs every node through the
+effective process and averages with the weights. Replicates are independent solves: their spread
+gives the error estimate reported with the result (one standard error of the mean).
+
+Gaussian variables are passed as *standard normal innovations*: ``h_init`` (for h(0) = sqrt(R) *
+h_init) and ``innovations[:, j]`` (xi(j) = sum_{i<=j} L(j, i) innovations[:, i], L the Cholesky
+factor of M_C, built causally by the sweep). Selection paths come from uniforms through the law
+shared with the simulator (``_selection.sample_paths``).
+
+* ``MonteCarlo``: plain pseudo-random sampling of everything, c included (the paper's approach).
+* ``QMC``: exact sum over c (reduced by the exact c -> -c symmetry), Gauss-Hermite over h0 and h(0), and a
+  scrambled Sobol' sequence over (innovations of xi, s-uniforms), mapped to normals by the
+  inverse CDF; randomized QMC error from the independent scramblings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.special import ndtri
+from scipy.stats import qmc
+
+from ._errors import ParameterError, check_int
+from ._selection import Chain, sample_paths
+
+__all__ = ["AveragingRule", "MonteCarlo", "QMC", "NodeSet", "RULES", "gauss_hermite"]
+
+
+@dataclass(frozen=True)
+class NodeSet:
+    """Weighted nodes of one replicate; every array has N rows (weights sum to 1)."""
+
+    weight: np.ndarray  # (N,)
+    c: np.ndarray  # (N,)
+    y: np.ndarray  # (N,)
+    h0: np.ndarray  # (N,)
+    h_init: np.ndarray  # (N,) standard normal; h(0) = sqrt(R) h_init
+    innovations: np.ndarray  # (N, K) standard normals driving xi(0..K-1)
+    s: np.ndarray  # (N, K+1) selection paths, 0/1 as float
+
+    @property
+    def size(self) -> int:
+        return self.weight.size
+
+
+def gauss_hermite(n: int):
+    """Nodes and weights of the n-point Gauss-Hermite rule for E[f(g)], g ~ N(0, 1).
+
+    numpy's ``hermegauss`` weights sum to sqrt(2 pi); they are normalised here, and only here.
+    """
+    nodes, weights = hermegauss(n)
+    return nodes, weights / weights.sum()
+
+
+class AveragingRule:
+    """Base class. Subclasses give ``n_replicates`` and ``nodes(problem, chain, K, replicate)``."""
+
+    name = "abstract"
+    n_replicates: int
+    seed: int
+
+    def nodes(self, mixture, chain: Chain, K: int, rng: np.random.Generator) -> NodeSet:
+        raise NotImplementedError
+
+    def replicate_generators(self):
+        """One independent generator per replicate, reproducible from ``seed``."""
+        return [np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(self.n_replicates)]
+
+    def params(self) -> dict:
+        raise NotImplementedError
+
+
+def _normals_from_uniforms(u: np.ndarray) -> np.ndarray:
+    # A scrambled Sobol' coordinate is never exactly 0 or 1 in practice; the clip only keeps
+    # ndtri finite for that measure-zero event.
+    return ndtri(np.clip(u, 2.0**-60, 1.0 - 2.0**-53))
+
+
+@dataclass(frozen=True)
+class MonteCarlo(AveragingRule):
+    """Plain Monte Carlo: ``n_samples`` i.i.d. effective samples per replicate."""
+
+    n_samples: int = 8192
+    n_replicates: int = 8
+    seed: int = 0
+    name = "montecarlo"
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_samples", check_int("n_samples", self.n_samples, low=1))
+        object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+
+    def nodes(self, mixture, chain, K, rng):
+        n = self.n_samples
+        clusters = mixture.clusters()
+        which = rng.choice(clusters.c.size, size=n, p=clusters.prob)
+        h0 = rng.standard_normal(n)
+        h_init = rng.standard_normal(n)
+        innovations = rng.standard_normal((n, K))
+        uniforms = np.empty((n, K + 1)) if chain.deterministic else rng.random((n, K + 1))
+        return NodeSet(
+            weight=np.full(n, 1.0 / n),
+            c=clusters.c[which],
+            y=clusters.y[which],
+            h0=h0,
+            h_init=h_init,
+            innovations=innovations,
+            s=sample_paths(chain, uniforms),
+        )
+
+    def params(self) -> dict:
+        return {"rule": self.name, "n_samples": self.n_samples,
+                "n_replicates": self.n_replicates, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class QMC(AveragingRule):
+    """Exact sum over c, Gauss-Hermite over h0 and h(0), scrambled Sobol' over the rest.
+
+    Outer tensor rule: the clusters after the exact c -> -c symmetry, ``n_h0`` Gauss-Hermite
+    nodes for h0 and ``n_hinit`` for h(0)/sqrt(R). Inner rule: ``n_points`` scrambled Sobol'
+    points (a power of 2, for the balance properties) whose coordinates are, in order of
+    importance, the K innovations of xi in time order and then (if b < 1) the K+1 uniforms of
+    the selection path. Every outer node is paired with every inner point:
+    nodes per replicate = (#clusters) * n_h0 * n_hinit * n_points.
+
+    Why h(0) by Gauss-Hermite: at early times it carries most of the variance of htilde, and the
+    inverse-CDF map makes its Sobol' estimate converge slowly (the integrand is unbounded).
+    """
+
+    n_points: int = 1024
+    n_h0: int = 4
+    n_hinit: int = 2
+    n_replicates: int = 8
+    seed: int = 0
+    name = "qmc"
+
+    def __post_init__(self):
+        n_points = check_int("n_points", self.n_points, low=2)
+        if n_points & (n_points - 1):
+            raise ParameterError(f"n_points = {n_points} must be a power of 2 (Sobol' balance)")
+        object.__setattr__(self, "n_points", n_points)
+        object.__setattr__(self, "n_h0", check_int("n_h0", self.n_h0, low=1))
+        object.__setattr__(self, "n_hinit", check_int("n_hinit", self.n_hinit, low=1))
+        object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+
+    def nodes(self, mixture, chain, K, rng):
+        stochastic = not chain.deterministic
+        dim = K + (K + 1 if stochastic else 0)
+        if dim > 21201:
+            raise ParameterError(
+                f"the horizon K = {K} needs {dim} Sobol' dimensions, more than the 21201 "
+                "scipy provides; use MonteCarlo or a shorter horizon"
+            )
+        sobol = qmc.Sobol(d=max(dim, 1), scramble=True, seed=rng).random(self.n_points)
+        normals = _normals_from_uniforms(sobol[:, :K])
+        uniforms = sobol[:, K:] if stochastic else np.empty((self.n_points, K + 1))
+        paths = sample_paths(chain, uniforms)
+
+        clusters = mixture.reduced_clusters()
+        h0_nodes, h0_weights = gauss_hermite(self.n_h0)
+        hi_nodes, hi_weights = gauss_hermite(self.n_hinit)
+        # Outer tensor grid, cluster slowest, h(0) fastest.
+        oc, oh0, ohi = np.meshgrid(np.arange(clusters.c.size), np.arange(self.n_h0),
+                                   np.arange(self.n_hinit), indexing="ij")
+        oc, oh0, ohi = oc.ravel(), oh0.ravel(), ohi.ravel()
+        outer_w = clusters.prob[oc] * h0_weights[oh0] * hi_weights[ohi]
+        n_outer = outer_w.size
+
+        def outer(values):
+            return np.repeat(values, self.n_points)
+
+        def inner(values):
+            return np.ascontiguousarray(np.tile(values, (n_outer,) + (1,) * (values.ndim - 1)))
+
+        return NodeSet(
+            weight=outer(outer_w) / self.n_points,
+            c=outer(clusters.c[oc]),
+            y=outer(clusters.y[oc]),
+            h0=outer(h0_nodes[oh0]),
+            h_init=outer(hi_nodes[ohi]),
+            innovations=inner(normals),
+            s=inner(paths),
+        )
+
+    def params(self) -> dict:
+        return {"rule": self.name, "n_points": self.n_points, "n_h0": self.n_h0,
+                "n_hinit": self.n_hinit, "n_replicates": self.n_replicates, "seed": self.seed}
+
+
+RULES = {"qmc": QMC, "montecarlo": MonteCarlo}

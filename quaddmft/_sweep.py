@@ -1,0 +1,113 @@
+r"""Numba kernels of the causal sweep: one time step of the effective process for every node.
+
+At step k, for each node n of the current replicate (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
+
+    xi(k-1)  = sum_{i<=k-1} L(k-1, i) z(i)                 (Cholesky factor L of M_C)
+    htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
+    h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
+    r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
+    rho(k,k) = 1,  rho(k, l) = -eta Delta sum_{j=l}^{k-1} R(k, j) s(j) Lambda''(y, r(j)) rho(j, l)
+
+Per-node products are stored so that the kernel rows are weighted matrix-vector products done by
+the caller with BLAS: g(k) = s(k) Lambda'(r(k)), a(k) = s(k) Lambda''(r(k)), rho(k, .).
+
+The response rho of every node is kept for all earlier steps (it is needed by later rows), in one
+flat buffer: row k of all nodes occupies N (k+1) entries starting at N k (k+1)/2, laid out
+[node, l], so that the BLAS product for Gamma(k, .) reads it as an (N, k+1) matrix.
+
+Each kernel has a slow numpy twin in ``reference_step`` (used by the tests).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._loss import activation, loss_terms
+
+
+def rho_offset(k: int, n_nodes: int) -> int:
+    """Start of response row k in the flat buffer."""
+    return n_nodes * (k * (k + 1) // 2)
+
+
+@numba.njit(cache=True, parallel=True)
+def effective_step(
+    k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
+    R_row, chol_row, c, y, h0, h_init, innovations, s,
+    xi, g, a, rho, loss_out, correct_out, r_out,
+):
+    """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
+    the response row k in ``rho`` and the per-node loss, correctness and r(k)."""
+    n_nodes = c.size
+    sqrt_delta = np.sqrt(delta)
+    base_k = n_nodes * (k * (k + 1) // 2)
+    for n in numba.prange(n_nodes):
+        if k >= 1:
+            acc = 0.0
+            for i in range(k):
+                acc += chol_row[i] * innovations[n, i]
+            xi[n, k - 1] = acc
+        noise = 0.0
+        feedback = 0.0
+        for j in range(k):
+            noise += R_row[j] * xi[n, j]
+            feedback += R_row[j] * g[n, j]
+        h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
+        r = sqrt_delta * h + m_k * (c[n] + sqrt_delta * h0[n])
+        value, d1, d2 = loss_terms(loss_code, act_code, L, y[n], r)
+        g[n, k] = s[n, k] * d1
+        a[n, k] = s[n, k] * d2
+        loss_out[n] = value
+        phi = activation(act_code, L, r)[0]
+        correct_out[n] = 1.0 if y[n] * phi > 0.0 else 0.0
+        r_out[n] = r
+
+        row = base_k + n * (k + 1)
+        for l in range(k):
+            rho[row + l] = 0.0
+        rho[row + k] = 1.0
+        for j in range(k):
+            coef = -eta * delta * R_row[j] * a[n, j]
+            if coef != 0.0:
+                row_j = n_nodes * (j * (j + 1) // 2) + n * (j + 1)
+                for l in range(j + 1):
+                    rho[row + l] += coef * rho[row_j + l]
+
+
+@numba.njit(cache=True)
+def cholesky_append_row(chol, M, j):
+    """Fill row j of the lower Cholesky factor ``chol`` of the PSD matrix M (rows < j done).
+
+    A pivot that round-off drives to <= 0 (M singular within precision) gives a zero column:
+    Cholesky stays backward stable for PSD matrices, so chol chol^T = M to working precision.
+    """
+    for i in range(j):
+        acc = M[j, i]
+        for l in range(i):
+            acc -= chol[j, l] * chol[i, l]
+        chol[j, i] = acc / chol[i, i] if chol[i, i] > 0.0 else 0.0
+    diag = M[j, j]
+    for l in range(j):
+        diag -= chol[j, l] * chol[j, l]
+    chol[j, j] = np.sqrt(diag) if diag > 1e-14 * M[j, j] else 0.0
+
+
+def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, chol_row, nodes, xi, g, a, rho_rows):
+    """Slow numpy twin of ``effective_step`` (rho kept as a list of (N, k+1) arrays)."""
+    sqrt_delta = np.sqrt(delta)
+    if k >= 1:
+        xi[:, k - 1] = nodes.innovations[:, :k] @ chol_row[:k]
+    h = (P_k * sqrt_R * nodes.h_init + eta * xi[:, :k] @ R_row[:k]
+         - eta * sqrt_delta * g[:, :k] @ R_row[:k])
+    r = sqrt_delta * h + m_k * (nodes.c + sqrt_delta * nodes.h0)
+    value, d1, d2 = loss.terms(nodes.y, r, activation_code=mixture.activation_code, L=mixture.L)
+    g[:, k] = nodes.s[:, k] * d1
+    a[:, k] = nodes.s[:, k] * d2
+    row = np.zeros((r.size, k + 1))
+    row[:, k] = 1.0
+    for j in range(k):
+        coef = -eta * delta * R_row[j] * a[:, j]
+        row[:, : j + 1] += coef[:, None] * rho_rows[j]
+    rho_rows.append(row)
+    return value, r

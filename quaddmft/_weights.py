@@ -1,0 +1,47 @@
+r"""Weight-side recursions: linear and deterministic once the kernels are known.
+
+THEORY section 3 (docs/theory.md eqs. 3.6-3.9), with a = 1 - eta lambda:
+
+    m(k+1)    = a m(k) - eta mu(k),                                   m(0) = m0
+    P(k+1)    = a P(k) - eta sum_{l<=k} Gamma(k, l) P(l),             P(0) = 1
+    R(k+1, j) = a R(k, j) - eta sum_{l=j+1}^{k} Gamma(k, l) R(l, j),  R(j+1, j) = 1
+    C_perp(k, k') = R0 P(k) P(k') + eta^2 sum_{j<k, j'<k'} R(k, j) R(k', j') M_C(j, j')
+
+R is stored as a (K+1, K+1) strictly lower-triangular matrix (R(k, j) = 0 for j >= k), so the
+sum over l in the R recursion can run over all l <= k.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class WeightSide:
+    """Holds m, P, R on the grid and advances them one step from a new kernel row."""
+
+    def __init__(self, K: int, eta: float, lam: float, m0: float, R0: float):
+        self.eta = eta
+        self.decay = 1.0 - eta * lam
+        self.R0 = R0
+        self.m = np.zeros(K + 1)
+        self.P = np.zeros(K + 1)
+        self.R = np.zeros((K + 1, K + 1))
+        self.m[0] = m0
+        self.P[0] = 1.0
+
+    def advance(self, k: int, gamma_row: np.ndarray, mu_k: float) -> None:
+        """Given Gamma(k, 0..k) and mu(k), compute m(k+1), P(k+1), R(k+1, 0..k)."""
+        eta, a = self.eta, self.decay
+        self.m[k + 1] = a * self.m[k] - eta * mu_k
+        self.P[k + 1] = a * self.P[k] - eta * gamma_row @ self.P[: k + 1]
+        self.R[k + 1, : k + 1] = a * self.R[k, : k + 1] - eta * gamma_row @ self.R[: k + 1, : k + 1]
+        self.R[k + 1, k] = 1.0
+
+    def c_perp_diag(self, k: int, M_C: np.ndarray) -> float:
+        """C_perp(k, k) from kernels of steps < k."""
+        Rk = self.R[k, :k]
+        return self.R0 * self.P[k] ** 2 + self.eta**2 * Rk @ M_C[:k, :k] @ Rk
+
+    def c_perp(self, M_C: np.ndarray) -> np.ndarray:
+        """The whole C_perp(k, k') matrix."""
+        return self.R0 * np.outer(self.P, self.P) + self.eta**2 * self.R @ M_C @ self.R.T

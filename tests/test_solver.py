@@ -1,0 +1,179 @@
+"""The causal DMFT solver against exact solutions, limits and its own numpy twin."""
+
+import math
+
+import numpy as np
+import pytest
+
+import quaddmft as qd
+from quaddmft._exact import first_step_gen_error, marchenko_pastur_square_loss
+from quaddmft._selection import Chain
+from quaddmft._solver import causal_sweep
+from quaddmft._sweep import reference_step
+from quaddmft._weights import WeightSide
+
+TWO = qd.TwoCluster(alpha=2.0, delta=0.5)
+SMALL_QMC = qd.QMC(n_points=128, n_h0=4, n_replicates=4)
+
+
+@pytest.mark.parametrize("alpha, lam, R", [(2.0, 0.0, 1.0), (0.5, 0.0, 1.0), (3.0, 0.3, 0.5)])
+def test_square_loss_pure_noise_matches_marchenko_pastur(alpha, lam, R):
+    """b = 1 square loss on pure noise: the exact MP values, within the reported error bar,
+    and that error bar <= 1e-3 relative at default settings."""
+    eta, K = 0.2, 10
+    problem = qd.Problem(qd.PureNoise(alpha=alpha, delta=0.5), "square", lam=lam, R=R)
+    res = qd.solve(problem, qd.FullBatch(), eta=eta, t_max=K * eta)
+    C_exact, e_exact = marchenko_pastur_square_loss(alpha, 0.5, eta, lam, R, K)
+    assert np.all(res.C_err <= 1e-3 * C_exact)
+    assert np.all(res.train_loss_err <= 1e-3 * e_exact)
+    # 5 standard errors, plus a few ulps for k = 0 where the error is exactly 0.
+    assert np.all(np.abs(res.C - C_exact) <= 5 * res.C_err + 1e-12)
+    assert np.all(np.abs(res.train_loss - e_exact) <= 5 * res.train_loss_err + 1e-12)
+
+
+def test_check_values_of_theory_section_6():
+    C, e = marchenko_pastur_square_loss(2.0, 0.5, 0.2, 0.0, 1.0, 5)
+    np.testing.assert_allclose([C[1], e[1], C[5], e[5]], [0.66, 0.255, 0.250440, 0.050981], atol=5e-7)
+
+
+def test_first_gd_step_from_zero_is_bayes_optimal():
+    """R = 0: r(0) = 0 at every node, mu(0) is linear in (c, h0) (summed exactly, Gauss-Hermite
+    exact) and M_C(0, 0) constant, so QMC gets the first step exactly: no sampling is involved."""
+    problem = qd.Problem(TWO, "logistic", lam=0.0, R=0.0)
+    res = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=0.2, rule=SMALL_QMC)
+    assert abs(res.gen_error[1] - 0.10295) < 1e-5
+    assert abs(res.gen_error[1] - first_step_gen_error(2.0, 0.5)) < 1e-9
+    assert res.gen_error_err[1] < 1e-12
+
+
+def test_persistent_with_b_one_is_full_batch():
+    problem = qd.Problem(TWO, "logistic", R=0.01)
+    gd = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=2.0, rule=SMALL_QMC)
+    for tau in (0.05, 1.0, 7.0):
+        psgd = qd.solve(problem, qd.PersistentSGD(1.0, tau), eta=0.2, t_max=2.0, rule=SMALL_QMC)
+        for name in ("m", "C", "gen_error", "train_loss", "Gamma", "M_C"):
+            np.testing.assert_array_equal(getattr(psgd, name), getattr(gd, name))
+
+
+def test_persistent_with_tau_eta_over_b_is_sgd():
+    problem = qd.Problem(TWO, "logistic", R=0.01)
+    b, eta = 0.3, 0.2
+    sgd = qd.solve(problem, qd.SGD(b), eta=eta, t_max=3.0, rule=SMALL_QMC)
+    psgd = qd.solve(problem, qd.PersistentSGD(b, eta / b), eta=eta, t_max=3.0, rule=SMALL_QMC)
+    tol = 3 * np.hypot(sgd.gen_error_err, psgd.gen_error_err) + 1e-12
+    assert np.all(np.abs(sgd.gen_error - psgd.gen_error) <= tol)
+    # Same uniforms map to the same paths (q = 0), so the agreement is in fact much closer.
+    np.testing.assert_allclose(psgd.gen_error, sgd.gen_error, atol=1e-10)
+
+
+def test_persistent_sgd_differs_from_gd():
+    """Guard against a selection law that is silently ignored."""
+    problem = qd.Problem(TWO, "logistic", R=0.01)
+    gd = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=2.0, rule=SMALL_QMC)
+    psgd = qd.solve(problem, qd.PersistentSGD(0.3, 1 / 0.6), eta=0.2, t_max=2.0, rule=SMALL_QMC)
+    assert np.max(np.abs(gd.gen_error - psgd.gen_error)) > 10 * psgd.gen_error_err.max()
+
+
+@pytest.mark.parametrize("mixture, loss, chain", [
+    (TWO, qd.Logistic(), Chain(0.3, 0.12, 0.72)),
+    (qd.ThreeCluster(alpha=3.0, delta=0.1, L=0.7), qd.Logistic(), Chain(1.0, 1.0, 1.0)),
+    (TWO, qd.Square(), Chain(0.5, 0.5, 0.5)),
+])
+def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
+    problem = qd.Problem(mixture, loss, lam=0.1, R=0.3, m0=0.05)
+    eta, K = 0.25, 6
+    nodes = qd.QMC(n_points=16, n_h0=3, n_replicates=2).nodes(mixture, chain, K, np.random.default_rng(1))
+    fast = causal_sweep(problem, chain, eta, K, nodes)
+
+    # The same sweep with the numpy twin of the per-node kernel and a numpy Cholesky.
+    alpha, delta = mixture.alpha, mixture.delta
+    N = nodes.size
+    weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+    xi, g, a, rows = np.zeros((N, K)), np.zeros((N, K + 1)), np.zeros((N, K + 1)), []
+    M_C, Gamma = np.zeros((K + 1, K + 1)), np.zeros((K + 1, K + 1))
+    for k in range(K + 1):
+        chol_row = np.linalg.cholesky(M_C[:k, :k])[k - 1] if k else np.zeros(1)
+        value, _ = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
+                                  math.sqrt(problem.R), weights.R[k], chol_row, nodes, xi, g, a, rows)
+        Gamma[k, : k + 1] = alpha * delta * (nodes.weight * a[:, k]) @ rows[k]
+        M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * (nodes.weight * g[:, k]) @ g[:, : k + 1]
+        mu = alpha * (nodes.weight * g[:, k]) @ (nodes.c + math.sqrt(delta) * nodes.h0)
+        if k < K:
+            weights.advance(k, Gamma[k, : k + 1], mu)
+    np.testing.assert_allclose(fast.Gamma, Gamma, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(fast.M_C, M_C, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(fast.m, weights.m, rtol=1e-10, atol=1e-13)
+
+
+def test_square_loss_beyond_stability_raises_divergence():
+    # x+ = 0.5 (1 + sqrt 2)^2 = 2.91; eta > 2/x+ = 0.69 makes |1 - eta x| > 1.
+    problem = qd.Problem(qd.PureNoise(alpha=2.0, delta=0.5), "square", R=1.0)
+    with pytest.raises(qd.DivergenceError) as info:
+        qd.solve(problem, qd.FullBatch(), eta=1.5, t_max=400 * 1.5, rule=qd.QMC(n_points=16, n_h0=1, n_replicates=2))
+    assert info.value.step > 0
+    assert "blows up" in info.value.reason
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(eta=0.0, t_max=1.0), "eta"),
+    (dict(eta=-0.1, t_max=1.0), "eta"),
+    (dict(eta=float("nan"), t_max=1.0), "eta"),
+    (dict(eta=0.2, t_max=0.0), "t_max"),
+    (dict(eta=0.2, t_max=0.1), "t_max"),
+])
+def test_bad_solver_input_is_named(kwargs, name):
+    problem = qd.Problem(TWO, "logistic")
+    with pytest.raises(qd.ParameterError, match=name):
+        qd.solve(problem, qd.FullBatch(), rule=SMALL_QMC, **kwargs)
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: qd.TwoCluster(alpha=0.0, delta=0.5), "alpha"),
+    (lambda: qd.TwoCluster(alpha=2.0, delta=-1.0), "delta"),
+    (lambda: qd.ThreeCluster(alpha=2.0, delta=0.5, L=0.0), "L"),
+    (lambda: qd.ThreeCluster(alpha=float("inf"), delta=0.5, L=0.7), "alpha"),
+    (lambda: qd.SGD(b=0.0), "b"),
+    (lambda: qd.SGD(b=1.5), "b"),
+    (lambda: qd.PersistentSGD(b=0.3, tau=0.0), "tau"),
+    (lambda: qd.PersistentSGD(b=0.3, tau=1.0, law="fancy"), "law"),
+    (lambda: qd.PersistentSGD(b=0.1, tau=1 / 0.6).chain(0.2), "tau"),
+    (lambda: qd.Problem(TWO, "nope"), "loss"),
+    (lambda: qd.Problem(TWO, "logistic", lam=-1.0), "lam"),
+    (lambda: qd.Problem(TWO, "logistic", R=-0.1), "R"),
+    (lambda: qd.QMC(n_points=100), "n_points"),
+    (lambda: qd.QMC(n_replicates=1), "n_replicates"),
+    (lambda: qd.MonteCarlo(n_samples=0), "n_samples"),
+])
+def test_bad_problem_input_is_named(build, name):
+    with pytest.raises(qd.ParameterError, match=name):
+        build()
+
+
+def test_unknown_loss_lists_valid_names():
+    with pytest.raises(qd.ParameterError, match="logistic.*square"):
+        qd.Problem(TWO, "hinge")
+
+
+def test_exact_persistent_law_accepts_what_linear_refuses():
+    chain = qd.PersistentSGD(0.1, 1 / 0.6, law="exact").chain(0.2)
+    assert 0 < chain.p_on < 1 and 0 < chain.p_stay < 1
+    np.testing.assert_allclose(chain.marginals(30), 0.1, atol=1e-14)
+
+
+def test_result_save_load_round_trip(tmp_path):
+    problem = qd.Problem(TWO, "logistic", R=0.01)
+    res = qd.solve(problem, qd.SGD(0.5), eta=0.2, t_max=1.0, rule=SMALL_QMC)
+    back = qd.load(res.save(tmp_path / "res"))
+    assert isinstance(back, qd.DMFTResult)
+    for name in ("t", "m", "C", "gen_error", "Gamma", "M_C", "R", "C_perp", "gen_error_err"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
+    assert back.params == res.params and back.status == res.status
+
+
+def test_same_seed_same_result_and_seed_matters():
+    problem = qd.Problem(TWO, "logistic", R=0.1)
+    one = qd.solve(problem, qd.SGD(0.5), eta=0.2, t_max=1.0, rule=qd.QMC(n_points=32, n_h0=2, n_replicates=2, seed=3))
+    two = qd.solve(problem, qd.SGD(0.5), eta=0.2, t_max=1.0, rule=qd.QMC(n_points=32, n_h0=2, n_replicates=2, seed=3))
+    other = qd.solve(problem, qd.SGD(0.5), eta=0.2, t_max=1.0, rule=qd.QMC(n_points=32, n_h0=2, n_replicates=2, seed=4))
+    np.testing.assert_array_equal(one.gen_error, two.gen_error)
+    assert not np.array_equal(one.gen_error, other.gen_error)
