@@ -213,7 +213,7 @@ def solve(problem: Problem, schedule: SelectionProcess | None = None, *, eta: fl
     generators = rule.replicate_generators()
     tracker = _Progress(progress, len(generators) * (K + 1), "quaddmft solve")
     sweeps = [
-        causal_sweep(problem, chain, eta, K, rule.nodes(problem.mixture, chain, K, rng), tracker)
+        causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), tracker)
         for rng in generators
     ]
     fields = {}

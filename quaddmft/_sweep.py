@@ -15,15 +15,42 @@ The response rho of every node is kept for all earlier steps (it is needed by la
 flat buffer: row k of all nodes occupies N (k+1) entries starting at N k (k+1)/2, laid out
 [node, l], so that the BLAS product for Gamma(k, .) reads it as an (N, k+1) matrix.
 
+Training accuracy is Rao-Blackwellised: the newest Gaussian innovation (z(k-1), or h_init at
+k = 0) enters h(k) only through the term sigma_k z with sigma_k = eta L(k-1, k-1) (sqrt(R) at
+k = 0) and affects nothing earlier, so given the rest r(k) ~ N(rbar, Delta sigma_k^2) and
+P(y phi(r(k)) > 0 | rest) has a closed form. The node then contributes that probability, a
+smooth function of (h0, h(0), ...), instead of a 0/1 step, which the Gauss-Hermite outer rule
+would integrate with an O(1) bias.
+
 Each kernel has a slow numpy twin in ``reference_step`` (used by the tests).
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from ._loss import activation, loss_terms
+from ._loss import ACT_DOOR, activation, loss_terms
+
+
+@numba.njit(cache=True)
+def _normal_cdf(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@numba.njit(cache=True)
+def correct_probability(act_code, L, y, rbar, sd):
+    """P(y phi(r) > 0) for r ~ N(rbar, sd^2); the 0/1 indicator at rbar when sd = 0."""
+    if sd <= 0.0:
+        return 1.0 if y * activation(act_code, L, rbar)[0] > 0.0 else 0.0
+    if y == 0.0:
+        return 0.0
+    if act_code == ACT_DOOR:
+        outside = _normal_cdf((rbar - L) / sd) + _normal_cdf((-L - rbar) / sd)  # P(|r| > L)
+        return outside if y > 0.0 else 1.0 - outside
+    return _normal_cdf(y * rbar / sd)
 
 
 def rho_offset(k: int, n_nodes: int) -> int:
@@ -38,10 +65,12 @@ def effective_step(
     xi, g, a, rho, loss_out, correct_out, r_out,
 ):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
-    the response row k in ``rho`` and the per-node loss, correctness and r(k)."""
+    the response row k in ``rho`` and the per-node loss, P(correct) and r(k)."""
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
     base_k = n_nodes * (k * (k + 1) // 2)
+    # Standard deviation of r(k) given everything but the newest innovation.
+    newest_sd = sqrt_delta * (eta * chol_row[k - 1] if k >= 1 else P_k * sqrt_R)
     for n in numba.prange(n_nodes):
         if k >= 1:
             acc = 0.0
@@ -59,8 +88,8 @@ def effective_step(
         g[n, k] = s[n, k] * d1
         a[n, k] = s[n, k] * d2
         loss_out[n] = value
-        phi = activation(act_code, L, r)[0]
-        correct_out[n] = 1.0 if y[n] * phi > 0.0 else 0.0
+        newest = innovations[n, k - 1] if k >= 1 else h_init[n]
+        correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
         r_out[n] = r
 
         row = base_k + n * (k + 1)
@@ -110,4 +139,8 @@ def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, chol_r
         coef = -eta * delta * R_row[j] * a[:, j]
         row[:, : j + 1] += coef[:, None] * rho_rows[j]
     rho_rows.append(row)
-    return value, r
+    newest_sd = sqrt_delta * (eta * chol_row[k - 1] if k >= 1 else P_k * sqrt_R)
+    newest = nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init
+    correct = np.array([correct_probability(mixture.activation_code, mixture.L, yy, rb, newest_sd)
+                        for yy, rb in zip(nodes.y, r - newest_sd * newest)])
+    return value, r, correct

@@ -82,7 +82,7 @@ def test_persistent_sgd_differs_from_gd():
 def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
     problem = qd.Problem(mixture, loss, lam=0.1, R=0.3, m0=0.05)
     eta, K = 0.25, 6
-    nodes = qd.QMC(n_points=16, n_h0=3, n_replicates=2).nodes(mixture, chain, K, np.random.default_rng(1))
+    nodes = qd.QMC(n_points=16, n_h0=3, n_replicates=2).nodes(problem, chain, K, np.random.default_rng(1))
     fast = causal_sweep(problem, chain, eta, K, nodes)
 
     # The same sweep with the numpy twin of the per-node kernel and a numpy Cholesky.
@@ -91,18 +91,21 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
     weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
     xi, g, a, rows = np.zeros((N, K)), np.zeros((N, K + 1)), np.zeros((N, K + 1)), []
     M_C, Gamma = np.zeros((K + 1, K + 1)), np.zeros((K + 1, K + 1))
+    accuracy = []
     for k in range(K + 1):
         chol_row = np.linalg.cholesky(M_C[:k, :k])[k - 1] if k else np.zeros(1)
-        value, _ = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
+        value, _, correct = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
                                   math.sqrt(problem.R), weights.R[k], chol_row, nodes, xi, g, a, rows)
         Gamma[k, : k + 1] = alpha * delta * (nodes.weight * a[:, k]) @ rows[k]
         M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * (nodes.weight * g[:, k]) @ g[:, : k + 1]
         mu = alpha * (nodes.weight * g[:, k]) @ (nodes.c + math.sqrt(delta) * nodes.h0)
+        accuracy.append(nodes.weight @ correct)
         if k < K:
             weights.advance(k, Gamma[k, : k + 1], mu)
     np.testing.assert_allclose(fast.Gamma, Gamma, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(fast.M_C, M_C, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(fast.m, weights.m, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(fast.train_accuracy, accuracy, rtol=1e-10, atol=1e-13)
 
 
 def test_square_loss_beyond_stability_raises_divergence():
