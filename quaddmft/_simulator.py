@@ -1,0 +1,342 @@
+r"""Finite-d simulation of the real algorithm: (stochastic) gradient descent on a Gaussian mixture.
+
+This is the independent check of the DMFT solver. It shares with the solver only the sample
+losses (``Loss.terms``, i.e. ``_loss.loss_terms``) and the selection law (``Chain`` and
+``sample_paths``); everything else is the plain finite-d algorithm (THEORY section 1,
+paper eqs. 2, 5, 7-9), written in numpy so that the heavy work is two BLAS matrix-vector products
+per step.
+
+Data (paper eq. 2), with v = (1, ..., 1) and n = round(alpha d) samples:
+
+    x_mu = c_mu v / sqrt(d) + sqrt(Delta) z_mu,   z_mu ~ N(0, I_d),   (c_mu, y_mu) ~ clusters().
+
+Training loss (paper eq. 5) and its gradient, with r_mu = w.x_mu / sqrt(d):
+
+    H(w)      = sum_mu Lambda(y_mu, r_mu) + (lam/2) |w|^2,
+    grad H(w) = lam w + sum_mu Lambda'(y_mu, r_mu) x_mu / sqrt(d).
+
+Algorithm (paper eq. 7; selection s_mu(k) in {0, 1} by eqs. 8/9, THEORY section 5):
+
+    w(0)   = m0 v + sqrt(R) g,   g ~ N(0, I_d),
+    w(k+1) = w(k) - eta [ lam w(k) + sum_mu s_mu(k) Lambda'(y_mu, r_mu(k)) x_mu / sqrt(d) ].
+
+Observables recorded at every grid point t_k = k eta, k = 0..K:
+
+    m = w.v/d,  C = |w|^2/d,  eps_gen = mixture.gen_error(m, C) (paper eqs. 24/25, exact given w),
+    e = (1/d) sum_mu Lambda(y_mu, r_mu)         (paper eq. 21 at finite d: alpha <Lambda>),
+    a = (1/n) #{mu : y_mu phi(r_mu) > 0}         (paper eq. 22),
+    optionally the empirical test error (1/4) <(y - yhat)^2> on fresh points (paper eq. 23),
+    yhat = +1 if phi(r) > 0 else -1.
+
+Random streams: ``simulate`` derives one SeedSequence per seed from ``SeedSequence(seed)``, and
+each of those four independent child streams (data, initial weights, selection, test points).
+Separate streams keep the dataset and w(0) of a seed identical whatever the schedule and the
+number of test points, so that runs differing only in the schedule are compared on the very same
+data (common random numbers), and the deterministic chain (b = 1) can skip its uniforms without
+shifting anything else.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import DivergenceError, ParameterError, check_int, check_real
+from ._loss import ACT_DOOR
+from ._problem import Problem
+from ._result import SimulationResult
+from ._selection import Chain, FullBatch, SelectionProcess, sample_paths
+
+__all__ = ["simulate", "make_dataset", "training_loss", "gradient"]
+
+# Indices of the child streams of one seed's SeedSequence (see the module docstring).
+_STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST = range(4)
+
+
+def n_samples(problem: Problem, d: int) -> int:
+    """n = round(alpha d), the number of training samples at dimension d."""
+    return int(round(problem.alpha * d))
+
+
+def _draw_points(problem: Problem, d: int, n: int, rng: np.random.Generator):
+    """n points of the mixture at dimension d: (X of shape (n, d), y (n,), c (n,))."""
+    mixture = problem.mixture
+    clusters = mixture.clusters()
+    which = rng.choice(clusters.prob.size, size=n, p=clusters.prob)
+    c = clusters.c[which]
+    y = clusters.y[which]
+    # In place: X is the largest array of a run (8 n d bytes); no second copy at the peak.
+    X = rng.standard_normal((n, d))
+    X *= math.sqrt(mixture.delta)
+    # c_mu v / sqrt(d) with v = (1, ..., 1) adds c_mu / sqrt(d) to every coordinate.
+    X += (c / math.sqrt(d))[:, None]
+    return X, y, c
+
+
+def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
+    """Draw the training set of paper eq. 2 at dimension ``d`` from the generator ``rng``.
+
+    Returns ``(X, y, c)``: X of shape (n, d) with rows x_mu = c_mu v/sqrt(d) + sqrt(Delta) z_mu,
+    labels y (n,) and cluster coefficients c (n,), n = round(alpha d) (``n_samples``); the pairs
+    (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()``.
+
+    Raises ParameterError if d is not an integer >= 1 or n would be 0.
+    """
+    d = check_int("d", d, low=1)
+    n = n_samples(problem, d)
+    if n < 1:
+        raise ParameterError(
+            f"d = {d} gives n = round(alpha d) = {n} samples at alpha = {problem.alpha}; "
+            f"d must be at least {math.ceil(0.5 / problem.alpha)}"
+        )
+    return _draw_points(problem, d, n, rng)
+
+
+def _phi(problem: Problem, r: np.ndarray) -> np.ndarray:
+    """The activation phi(r): r (linear) or r^2 - L^2 (door, paper eq. 4)."""
+    mixture = problem.mixture
+    if mixture.activation_code == ACT_DOOR:
+        return r * r - mixture.L**2
+    return r
+
+
+def _loss_terms(problem: Problem, y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """(Lambda, Lambda', Lambda'') at (y_mu, r_mu), shape (3, n); shared with the solver."""
+    mixture = problem.mixture
+    return problem.loss.terms(y, r, activation_code=mixture.activation_code, L=mixture.L)
+
+
+def _preactivations(w: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """r_mu = w.x_mu / sqrt(d), shape (n,)."""
+    return (X @ w) / math.sqrt(X.shape[1])
+
+
+def training_loss(w, X, y, problem: Problem) -> float:
+    """H(w) = sum_mu Lambda(y_mu, w.x_mu/sqrt(d)) + (lam/2) |w|^2 (paper eq. 5).
+
+    Shapes: w (d,), X (n, d), y (n,). Returns a float.
+    """
+    w = np.asarray(w, dtype=float)
+    r = _preactivations(w, X)
+    return float(_loss_terms(problem, y, r)[0].sum() + 0.5 * problem.lam * (w @ w))
+
+
+def gradient(w, X, y, s, problem: Problem, *, r=None) -> np.ndarray:
+    """The update direction of paper eq. 7: lam w + sum_mu s_mu Lambda'(y_mu, r_mu) x_mu/sqrt(d).
+
+    With s = 1 for every mu this is the gradient of ``training_loss``. Shapes: w (d,), X (n, d),
+    y (n,), s (n,) with entries in {0, 1} (or any weights). ``r`` may pass the pre-activations
+    r_mu = w.x_mu/sqrt(d) when the caller already has them (saves one matrix-vector product).
+    Returns an array of shape (d,).
+    """
+    w = np.asarray(w, dtype=float)
+    if r is None:
+        r = _preactivations(w, X)
+    dloss = _loss_terms(problem, y, r)[1]
+    return problem.lam * w + (X.T @ (s * dloss)) / math.sqrt(X.shape[1])
+
+
+def _child(seed_seq: np.random.SeedSequence, index: int) -> np.random.Generator:
+    """Generator of child stream ``index`` of ``seed_seq``.
+
+    Built from the spawn key rather than with ``seed_seq.spawn``, which is stateful: calling it
+    twice on the same object gives different children, and per-seed paths must be reproducible
+    from the seed's SeedSequence alone.
+    """
+    child = np.random.SeedSequence(
+        seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + (index,),
+        pool_size=seed_seq.pool_size,
+    )
+    return np.random.default_rng(child)
+
+
+def seed_sequences(seed: int, seeds: int) -> list[np.random.SeedSequence]:
+    """The per-seed SeedSequences used by ``simulate``: ``SeedSequence(seed).spawn(seeds)``."""
+    return np.random.SeedSequence(seed).spawn(seeds)
+
+
+def _selection_paths(chain: Chain, n: int, K: int, rng: np.random.Generator) -> np.ndarray:
+    """Selection paths s_mu(k), shape (n, K+1), by the law shared with the solver.
+
+    A deterministic chain (full batch) draws no uniforms, so FullBatch() and PersistentSGD(b=1)
+    give the identical run for the same seed.
+    """
+    if chain.deterministic:
+        return np.ones((n, K + 1))
+    return sample_paths(chain, rng.random((n, K + 1)))
+
+
+@dataclass(frozen=True)
+class SeedPath:
+    """Per-step statistics of one run (one seed), each of shape (K+1,).
+
+    ``gen_error_empirical`` is empty when no test points were requested.
+    """
+
+    m: np.ndarray
+    C: np.ndarray
+    gen_error: np.ndarray
+    train_loss: np.ndarray
+    train_accuracy: np.ndarray
+    gen_error_empirical: np.ndarray
+
+
+_CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
+
+
+def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
+                  seed_seq: np.random.SeedSequence, test_points: int = 0) -> SeedPath:
+    """Run the algorithm of the module docstring for K steps on one seed; return its path.
+
+    Inputs are assumed validated (``simulate`` does it). Raises DivergenceError(k, reason) at the
+    first grid point k where w, the pre-activations or the recorded statistics are not finite.
+    """
+    mixture = problem.mixture
+    X, y, _ = make_dataset(problem, d, _child(seed_seq, _STREAM_DATA))
+    n = X.shape[0]
+    w = problem.m0 + math.sqrt(problem.R) * _child(seed_seq, _STREAM_INIT).standard_normal(d)
+    s = _selection_paths(chain, n, K, _child(seed_seq, _STREAM_SELECTION))
+    if test_points:
+        X_test, y_test, _ = _draw_points(problem, d, test_points, _child(seed_seq, _STREAM_TEST))
+
+    m = np.empty(K + 1)
+    C = np.empty(K + 1)
+    train_loss = np.empty(K + 1)
+    train_accuracy = np.empty(K + 1)
+    test_error = np.empty(K + 1 if test_points else 0)
+
+    # Overflow is detected and reported as a DivergenceError below; numpy's warnings on the way
+    # there would only repeat it less clearly.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(K + 1):
+            r = _preactivations(w, X)
+            m[k] = w.sum() / d
+            C[k] = (w @ w) / d
+            if not (np.isfinite(C[k]) and np.isfinite(m[k]) and np.all(np.isfinite(r))):
+                raise DivergenceError(
+                    k, f"the weights are not finite (|w|^2/d = {C[k]:.3g}); "
+                       f"is eta = {eta} beyond the stability limit?"
+                )
+            train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d
+            if not np.isfinite(train_loss[k]):
+                raise DivergenceError(k, f"the training loss is not finite (|w|^2/d = {C[k]:.3g})")
+            train_accuracy[k] = np.mean(y * _phi(problem, r) > 0.0)
+            if test_points:
+                y_hat = np.where(_phi(problem, _preactivations(w, X_test)) > 0.0, 1.0, -1.0)
+                test_error[k] = 0.25 * np.mean((y_test - y_hat) ** 2)
+            if k < K:
+                w = w - eta * gradient(w, X, y, s[:, k], problem, r=r)
+
+    gen_error = np.asarray(mixture.gen_error(m, C), dtype=float)
+    return SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
+                    train_accuracy=train_accuracy, gen_error_empirical=test_error)
+
+
+def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
+    """Which selection law was simulated, in words and numbers (to be shown on plots)."""
+    if chain.deterministic:
+        return "full batch: s = 1 for every sample and step"
+    law = getattr(schedule, "law", None)
+    name = f"{schedule.name} ({law} law)" if law else schedule.name
+    return (f"{name}: s(0) ~ Bernoulli({chain.b:.6g}), P(0->1) = {chain.p_on:.6g}, "
+            f"P(1->1) = {chain.p_stay:.6g} per step")
+
+
+def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float,
+             t_max: float, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
+             progress: bool = False) -> SimulationResult:
+    r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
+
+    Each seed draws its own dataset (n = round(alpha d) samples), w(0) = m0 v + sqrt(R) g and
+    selection paths, then runs K = floor(t_max/eta + 1e-9) steps; see the module docstring for
+    the equations and the recorded statistics. Seeds run one after the other; memory is about
+    8 n d bytes (the data) + 16 n (K+1) bytes (uniforms and selection paths, not for full batch)
+    + 8 test_points d bytes. Time is dominated by the two matrix-vector products with X per step.
+
+    Parameters
+    ----------
+    problem : Problem
+        Mixture, loss, ridge lam, initial variance R and mean overlap m0.
+    schedule : SelectionProcess, default FullBatch()
+        FullBatch(), SGD(b) or PersistentSGD(b, tau, law); ``schedule.chain(eta)`` is simulated
+        with ``sample_paths``, the law the solver uses too.
+    eta : float > 0
+        Learning rate; the grid is t_k = k eta, k = 0..K.
+    t_max : float >= eta
+        Horizon in time units.
+    d : int >= 1
+        Dimension.
+    seeds : int >= 2
+        Independent runs (dataset, w(0), selection); at least two for a standard error.
+    seed : int >= 0
+        Root of ``SeedSequence(seed).spawn(seeds)``; the same seed gives a bit-identical result.
+    test_points : int >= 0
+        Fresh test points per seed (drawn once) for the empirical test error; 0 for none.
+    progress : bool
+        Print one line per finished seed on stderr.
+
+    Returns
+    -------
+    SimulationResult
+        Mean over seeds of every curve (shape (K+1,)) and its standard error
+        std(ddof=1)/sqrt(seeds); ``gen_error_empirical`` and its sem are empty without test points.
+
+    Raises
+    ------
+    ParameterError  for invalid inputs (named, with the allowed range).
+    DivergenceError when the weights leave the finite numbers (step and reason given).
+    """
+    if not isinstance(problem, Problem):
+        raise ParameterError(f"problem must be a quaddmft.Problem, got {problem!r}")
+    schedule = FullBatch() if schedule is None else schedule
+    if not isinstance(schedule, SelectionProcess):
+        raise ParameterError(
+            f"schedule must be FullBatch(), SGD(b) or PersistentSGD(b, tau), got {schedule!r}"
+        )
+    eta = check_real("eta", eta, low=0.0)
+    t_max = check_real("t_max", t_max, low=0.0)
+    d = check_int("d", d, low=1)
+    seeds = check_int("seeds", seeds, low=2)
+    seed = check_int("seed", seed, low=0)
+    test_points = check_int("test_points", test_points, low=0)
+    K = int(math.floor(t_max / eta + 1e-9))
+    if K < 1:
+        raise ParameterError(f"t_max = {t_max} must be at least one step, eta = {eta}")
+    if n_samples(problem, d) < 1:
+        raise ParameterError(
+            f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)"
+        )
+    chain = schedule.chain(eta)
+
+    started = time.perf_counter()
+    paths = []
+    for index, seed_seq in enumerate(seed_sequences(seed, seeds)):
+        paths.append(simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
+                                   test_points=test_points))
+        if progress:
+            print(f"quaddmft simulate: seed {index + 1}/{seeds} done "
+                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+
+    fields = {}
+    names = _CURVES + (("gen_error_empirical",) if test_points else ())
+    for name in names:
+        stack = np.stack([getattr(p, name) for p in paths])
+        fields[name] = stack.mean(axis=0)
+        fields[f"{name}_sem"] = stack.std(axis=0, ddof=1) / math.sqrt(seeds)
+    if not test_points:
+        fields["gen_error_empirical"] = np.empty(0)
+        fields["gen_error_empirical_sem"] = np.empty(0)
+
+    params = {**problem.params(), **schedule.params(), "eta": eta, "t_max": t_max, "K": K,
+              "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
+              "test_points": test_points, "law_note": _law_note(schedule, chain),
+              "chain": {"b": chain.b, "p_on": chain.p_on, "p_stay": chain.p_stay}}
+    return SimulationResult(
+        t=eta * np.arange(K + 1), params=params, status="success",
+        message=f"{seeds} runs of K = {K} steps at d = {d}",
+        wall_time=time.perf_counter() - started, **fields,
+    )
