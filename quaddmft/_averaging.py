@@ -139,7 +139,7 @@ class QMC(AveragingRule):
     of the node budget goes to the Sobol' points (n_points * n_h0, rounded down to a power of 2).
     """
 
-    n_points: int = 512
+    n_points: int = 256
     n_h0: int = 8
     # 16 replicates: the spread of randomized QMC estimates is heavy-tailed (the inverse-CDF
     # map makes integrands unbounded), so a standard error from fewer is unreliable.
