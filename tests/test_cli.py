@@ -1,0 +1,157 @@
+"""The command line: outputs, TOML configs, error reporting (runs main() in-process, tiny horizons)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import quaddmft as qd
+from quaddmft.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+CURVES = ["t", "gen_error", "train_loss", "train_accuracy", "m", "C"]
+TINY_SOLVE = ["--t-max", "0.6", "--points", "64", "--replicates", "2", "--h0-nodes", "4"]
+TINY_SIMULATE = ["--t-max", "0.6", "--d", "50", "--seeds", "2"]
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check_json(path: Path, suffix: str) -> dict:
+    data = json.loads(path.read_text())
+    lengths = set()
+    for key in CURVES + [f"{k}{suffix}" for k in CURVES[1:]]:
+        values = data[key]
+        assert isinstance(values, list) and values, key
+        assert all(isinstance(v, float) for v in values), key
+        lengths.add(len(values))
+    assert len(lengths) == 1
+    assert isinstance(data["params"], dict)
+    return data
+
+
+def check_png(path: Path):
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_solve_writes_json_plot_and_npz(tmp_path, capsys):
+    js, png, npz = tmp_path / "out" / "r.json", tmp_path / "r.png", tmp_path / "r.npz"
+    code, out, err = run(["solve", *TINY_SOLVE, "--json", js, "--plot", png, "--save", npz,
+                          "--no-progress"], capsys)
+    assert code == 0, err
+    data = check_json(js, "_err")
+    assert len(data["t"]) == 4  # K = floor(0.6 / 0.2) = 3 steps
+    # the defaults are the paper's Fig. 1 left setting
+    p = data["params"]
+    assert (p["model"], p["alpha"], p["delta"], p["loss"], p["lam"], p["eta"], p["R"]) == (
+        "two", 2.0, 0.5, "logistic", 0.0, 0.2, 0.01)
+    assert (p["schedule"], p["b"], p["law"]) == ("persistent", 0.3, "linear")
+    assert p["tau"] == pytest.approx(1 / 0.6)
+    assert (p["rule"], p["n_points"], p["n_h0"], p["n_replicates"]) == ("qmc", 64, 4, 2)
+    check_png(png)
+    loaded = qd.load(npz)
+    np.testing.assert_array_equal(loaded.gen_error, data["gen_error"])
+    assert out.count("\n") == 1 and "gen_error" in out and str(js) in out and str(png) in out
+    assert err == ""  # no progress output when switched off
+
+
+def test_simulate_writes_json_and_plot(tmp_path, capsys):
+    js, png = tmp_path / "s.json", tmp_path / "s.png"
+    code, out, err = run(["simulate", *TINY_SIMULATE, "--schedule", "sgd", "--json", js,
+                          "--plot", png], capsys)
+    assert code == 0, err
+    data = check_json(js, "_sem")
+    assert data["params"]["schedule"] == "sgd"
+    check_png(png)
+    assert "gen_error" in out
+
+
+def test_config_is_read_and_overridden(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'alpha = 3.0\nlam = 0.1\n"t-max" = 0.6\nschedule = "gd"\nrule = "montecarlo"\n'
+        "points = 32\nreplicates = 2\nseed = 5\n"
+        "d = 50\nseeds = 2\n"  # simulate keys: accepted, unused by solve
+    )
+    js = tmp_path / "c.json"
+    code, _, err = run(["solve", "--config", config, "--alpha", "2.5", "--json", js], capsys)
+    assert code == 0, err
+    p = json.loads(js.read_text())["params"]
+    assert p["alpha"] == 2.5  # command line wins
+    assert (p["lam"], p["t_max"], p["schedule"]) == (0.1, 0.6, "gd")  # from the file
+    assert (p["rule"], p["n_samples"], p["seed"]) == ("montecarlo", 32, 5)
+    assert "warning" not in err
+
+
+def test_example_config_is_the_default_setting():
+    from quaddmft.cli import DEFAULTS, _read_config
+
+    config = _read_config(REPO / "examples" / "fig1_left.toml")
+    for key, value in DEFAULTS.items():
+        if key in config:
+            assert config[key] == pytest.approx(value), key
+    assert config["b"] == 0.3 and config["t_max"] == 20
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--alpha", "-1"], "alpha"),
+    (["--b", "1.5"], "b"),
+    (["--loss", "nope"], "loss"),
+    (["--schedule", "foo"], "schedule"),
+    (["--law", "quadratic"], "law"),
+    (["--model", "four"], "model"),
+    (["--rule", "simpson"], "rule"),
+    (["--points", "3"], "--points"),
+    (["--b", "0.1"], "tau"),  # linear Persistent-SGD law invalid at b = 0.1, 1/tau = 0.6
+    (["--eta", "nan"], "eta"),
+    (["--alpha", "two"], "--alpha"),  # not a number: argparse's own error
+])
+def test_bad_value_exits_2_naming_the_parameter(argv, name, capsys):
+    code, out, err = run(["solve", *TINY_SOLVE, *argv], capsys)
+    assert code == 2
+    assert "error" in err and name in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_bad_config(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("alpha = 2\nbatch = 0.3\n")
+    code, _, err = run(["solve", "--config", config], capsys)
+    assert code == 2 and "'batch'" in err and "valid keys are" in err and "t_max" in err
+    config.write_text('alpha = "2"\n')
+    code, _, err = run(["solve", "--config", config], capsys)
+    assert code == 2 and "alpha" in err
+    code, _, err = run(["solve", "--config", tmp_path / "missing.toml"], capsys)
+    assert code == 2 and "missing.toml" in err
+
+
+def test_unused_option_warns(capsys):
+    code, _, err = run(["solve", *TINY_SOLVE, "--schedule", "gd", "--tau", "2"], capsys)
+    assert code == 0 and "warning" in err and "tau" in err
+
+
+def test_help_and_missing_command(capsys):
+    assert main(["--help"]) == 0
+    assert "solve" in capsys.readouterr().out
+    assert main([]) == 2
+
+
+def test_python_dash_m():
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "quaddmft", "--help"], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=120)
+    assert done.returncode == 0 and "simulate" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "quaddmft", "solve", "--alpha", "-1"],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "quaddmft: error: alpha = -1.0 is outside the allowed range (0.0, inf)"
