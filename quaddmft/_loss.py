@@ -99,10 +99,12 @@ class Loss:
     def terms(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
         """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape)."""
         y_b, r_b = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(r, dtype=float))
+        shape = r_b.shape
         out = _loss_terms_array(
-            self.code, activation_code, float(L), np.ascontiguousarray(y_b), np.ascontiguousarray(r_b)
+            self.code, activation_code, float(L), np.ascontiguousarray(y_b).reshape(-1),
+            np.ascontiguousarray(r_b).reshape(-1),
         )
-        return out
+        return out.reshape((3,) + shape)
 
     def __call__(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
         """Lambda(y, r)."""
