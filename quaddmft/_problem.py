@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf, erfc
 
-from ._errors import ParameterError, check_real
+from ._errors import ParameterError, check_real, choose
 from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
-from ._errors import choose
 
 __all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "MIXTURES"]
 
