@@ -178,6 +178,8 @@ def draw(rows, bayes: float, args, path: Path):
         insets[name].set_ylabel("train accuracy", fontsize=8)
         insets[name].tick_params(labelsize=7)
         ax.legend(loc="upper left", bbox_to_anchor=(0.1, 1.0), fontsize=8)
+    # Zoom on the region where the curves differ (the first steps fall from 0.5 within t ~ 1).
+    axes["left"].set_ylim(bayes - 0.008, 0.2)
     axes["left"].set_ylabel("generalisation error")
     sim_note = (f"symbols: simulation at d = {args.d}, {args.seeds} seeds (± 1 s.e.m.)"
                 if args.seeds > 0 else "no simulation")
