@@ -88,8 +88,13 @@ class _Progress:
 
 
 def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: NodeSet,
-                 progress: _Progress | None = None) -> _Sweep:
-    """Solve the discrete-time DMFT on k = 0..K by one forward sweep over the given nodes."""
+                 progress: _Progress | None = None, noise_map: np.ndarray | None = None) -> _Sweep:
+    """Solve the discrete-time DMFT on k = 0..K by one forward sweep over the given nodes.
+
+    ``noise_map`` None: xi(j) = sum_i L(j, i) z(i) with L the Cholesky factor of the M_C being
+    built (exactly causal). Otherwise a fixed (K, n_modes) matrix B with xi = B z (the
+    Karhunen-Loeve modes of a previous iterate's M_C; used by the global iteration).
+    """
     mixture, loss = problem.mixture, problem.loss
     alpha, delta = mixture.alpha, mixture.delta
     N = nodes.size
@@ -118,12 +123,19 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     train_loss = np.zeros(K + 1)
     train_accuracy = np.zeros(K + 1)
     sqrt_R = math.sqrt(problem.R)
-    chol_row = np.zeros(K + 1)
+    n_cols = nodes.innovations.shape[1]
+    noise_row = np.zeros(n_cols)
 
     for k in range(K + 1):
-        if k >= 1:
+        # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
+        # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with KL modes.
+        newest_sd = math.sqrt(delta) * weights.P[0] * sqrt_R if k == 0 else 0.0
+        if k >= 1 and noise_map is None:
             cholesky_append_row(chol, M_C, k - 1)
-            chol_row = chol[k - 1]
+            noise_row = np.ascontiguousarray(chol[k - 1, :n_cols])
+            newest_sd = math.sqrt(delta) * eta * chol[k - 1, k - 1]
+        elif k >= 1:
+            noise_row = np.ascontiguousarray(noise_map[k - 1])
         c_perp_diag[k] = weights.c_perp_diag(k, M_C)
         norm = weights.m[k] ** 2 + c_perp_diag[k]
         if not np.isfinite(norm) or norm > BLOWUP_NORM:
@@ -131,7 +143,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
                                      f"(is eta = {eta} beyond the stability limit?)")
         effective_step(
             k, loss.code, mixture.activation_code, mixture.L, delta, eta,
-            weights.m[k], weights.P[k], sqrt_R, weights.R[k], chol_row,
+            weights.m[k], weights.P[k], sqrt_R, weights.R[k], noise_row, newest_sd,
             nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
             xi, g, a, rho, loss_out, correct_out, r_out,
         )

@@ -2,7 +2,7 @@ r"""Numba kernels of the causal sweep: one time step of the effective process fo
 
 At step k, for each node n of the current replicate (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
 
-    xi(k-1)  = sum_{i<=k-1} L(k-1, i) z(i)                 (Cholesky factor L of M_C)
+    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: causal Cholesky factor of M_C, or its KL modes)
     htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
     h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
     r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
@@ -61,21 +61,23 @@ def rho_offset(k: int, n_nodes: int) -> int:
 @numba.njit(cache=True, parallel=True)
 def effective_step(
     k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
-    R_row, chol_row, c, y, h0, h_init, innovations, s,
+    R_row, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
     xi, g, a, rho, loss_out, correct_out, r_out,
 ):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
-    the response row k in ``rho`` and the per-node loss, P(correct) and r(k)."""
+    the response row k in ``rho`` and the per-node loss, P(correct) and r(k).
+
+    ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the standard
+    deviation of r(k) carried by the newest innovation alone (see the module docstring), or 0
+    when no innovation enters only at step k (then the accuracy is the plain indicator)."""
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
     base_k = n_nodes * (k * (k + 1) // 2)
-    # Standard deviation of r(k) given everything but the newest innovation.
-    newest_sd = sqrt_delta * (eta * chol_row[k - 1] if k >= 1 else P_k * sqrt_R)
     for n in numba.prange(n_nodes):
         if k >= 1:
             acc = 0.0
-            for i in range(k):
-                acc += chol_row[i] * innovations[n, i]
+            for i in range(innovations.shape[1]):
+                acc += noise_row[i] * innovations[n, i]
             xi[n, k - 1] = acc
         noise = 0.0
         feedback = 0.0
@@ -88,7 +90,9 @@ def effective_step(
         g[n, k] = s[n, k] * d1
         a[n, k] = s[n, k] * d2
         loss_out[n] = value
-        newest = innovations[n, k - 1] if k >= 1 else h_init[n]
+        newest = 0.0
+        if newest_sd > 0.0:
+            newest = innovations[n, k - 1] if k >= 1 else h_init[n]
         correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
         r_out[n] = r
 
@@ -122,11 +126,12 @@ def cholesky_append_row(chol, M, j):
     chol[j, j] = np.sqrt(diag) if diag > 1e-14 * M[j, j] else 0.0
 
 
-def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, chol_row, nodes, xi, g, a, rho_rows):
+def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, noise_row, newest_sd,
+                   nodes, xi, g, a, rho_rows):
     """Slow numpy twin of ``effective_step`` (rho kept as a list of (N, k+1) arrays)."""
     sqrt_delta = np.sqrt(delta)
     if k >= 1:
-        xi[:, k - 1] = nodes.innovations[:, :k] @ chol_row[:k]
+        xi[:, k - 1] = nodes.innovations @ noise_row
     h = (P_k * sqrt_R * nodes.h_init + eta * xi[:, :k] @ R_row[:k]
          - eta * sqrt_delta * g[:, :k] @ R_row[:k])
     r = sqrt_delta * h + m_k * (nodes.c + sqrt_delta * nodes.h0)
@@ -139,8 +144,7 @@ def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, chol_r
         coef = -eta * delta * R_row[j] * a[:, j]
         row[:, : j + 1] += coef[:, None] * rho_rows[j]
     rho_rows.append(row)
-    newest_sd = sqrt_delta * (eta * chol_row[k - 1] if k >= 1 else P_k * sqrt_R)
-    newest = nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init
+    newest = (nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init) if newest_sd > 0 else 0.0
     correct = np.array([correct_probability(mixture.activation_code, mixture.L, yy, rb, newest_sd)
                         for yy, rb in zip(nodes.y, r - newest_sd * newest)])
     return value, r, correct

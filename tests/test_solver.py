@@ -93,9 +93,13 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
     M_C, Gamma = np.zeros((K + 1, K + 1)), np.zeros((K + 1, K + 1))
     accuracy = []
     for k in range(K + 1):
-        chol_row = np.linalg.cholesky(M_C[:k, :k])[k - 1] if k else np.zeros(1)
+        noise_row = np.zeros(K)
+        if k:
+            noise_row[:k] = np.linalg.cholesky(M_C[:k, :k])[k - 1]
+        newest_sd = math.sqrt(delta) * (eta * noise_row[k - 1] if k else math.sqrt(problem.R))
         value, _, correct = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
-                                  math.sqrt(problem.R), weights.R[k], chol_row, nodes, xi, g, a, rows)
+                                           math.sqrt(problem.R), weights.R[k], noise_row, newest_sd,
+                                           nodes, xi, g, a, rows)
         Gamma[k, : k + 1] = alpha * delta * (nodes.weight * a[:, k]) @ rows[k]
         M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * (nodes.weight * g[:, k]) @ g[:, : k + 1]
         mu = alpha * (nodes.weight * g[:, k]) @ (nodes.c + math.sqrt(delta) * nodes.h0)
