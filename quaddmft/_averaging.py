@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import ndtri
 from scipy.stats import qmc
 
 from ._errors import ParameterError, check_int
+from ._quadrature import gauss_hermite
 from ._selection import Chain, sample_paths
 
 __all__ = ["AveragingRule", "MonteCarlo", "QMC", "NodeSet", "RULES", "gauss_hermite"]
@@ -50,15 +50,6 @@ class NodeSet:
         return self.weight.size
 
 
-def gauss_hermite(n: int):
-    """Nodes and weights of the n-point Gauss-Hermite rule for E[f(g)], g ~ N(0, 1).
-
-    numpy's ``hermegauss`` weights sum to sqrt(2 pi); they are normalised here, and only here.
-    """
-    nodes, weights = hermegauss(n)
-    return nodes, weights / weights.sum()
-
-
 class AveragingRule:
     """Base class. Subclasses give ``n_replicates`` and ``nodes(problem, chain, K, replicate)``."""
 
@@ -68,6 +59,13 @@ class AveragingRule:
 
     def nodes(self, problem, chain: Chain, K: int, rng: np.random.Generator) -> NodeSet:
         raise NotImplementedError
+
+    def run(self, problem, chain: Chain, eta: float, K: int, progress: bool):
+        """Solve on k = 0..K; returns (result fields, history, message). Default: independent
+        causal sweeps of ``nodes`` per replicate (see ``_solver.run_replicates``)."""
+        from ._solver import run_replicates  # the driver imports the rules, not the reverse
+
+        return run_replicates(self, problem, chain, eta, K, progress)
 
     def replicate_generators(self):
         """One independent generator per replicate, reproducible from ``seed``."""

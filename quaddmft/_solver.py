@@ -177,6 +177,21 @@ def _mean_and_error(values: list[np.ndarray]):
     return stack.mean(axis=0), stack.std(axis=0, ddof=1) / math.sqrt(len(values))
 
 
+def run_replicates(rule: AveragingRule, problem: Problem, chain: Chain, eta: float, K: int,
+                   progress: bool):
+    """Independent causal sweeps, one per replicate of ``rule``; mean and standard error."""
+    generators = rule.replicate_generators()
+    tracker = _Progress(progress, len(generators) * (K + 1), "quaddmft solve")
+    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), tracker)
+              for rng in generators]
+    fields = {}
+    for name in ("m", "C", "gen_error", "train_loss", "train_accuracy"):
+        fields[name], fields[f"{name}_err"] = _mean_and_error([getattr(s, name) for s in sweeps])
+    for name in ("Gamma", "M_C", "mu", "R", "P", "C_perp"):
+        fields[name] = np.mean([getattr(s, name) for s in sweeps], axis=0)
+    return fields, [], f"causal sweep of K = {K} steps, {len(sweeps)} replicates of {rule.name} nodes"
+
+
 def solve(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float, t_max: float,
           rule: AveragingRule | None = None, progress: bool = False) -> DMFTResult:
     r"""Solve the discrete-time DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta).
@@ -192,8 +207,10 @@ def solve(problem: Problem, schedule: SelectionProcess | None = None, *, eta: fl
     t_max : float >= eta
         Horizon in time units.
     rule : AveragingRule, default QMC()
-        How <.> is discretised (``QMC``, ``MonteCarlo``). Each replicate is an independent sweep;
-        the result is their mean and ``*_err`` one standard error of that mean.
+        How <.> is discretised (``QMC``, ``MonteCarlo``, ``Quadrature``). For the sampling rules
+        each replicate is an independent causal sweep, the result their mean and ``*_err`` one
+        standard error of that mean; ``Quadrature`` iterates Karhunen-Loeve modes to a fixed
+        point and reports its error indicator (see its docstring).
     progress : bool
         Report progress on stderr.
 
@@ -205,6 +222,7 @@ def solve(problem: Problem, schedule: SelectionProcess | None = None, *, eta: fl
     ------
     ParameterError  for invalid inputs (named, with the allowed range).
     DivergenceError when the dynamics blows up (step and reason given).
+    ConvergenceError when an iterative rule does not reach its tolerance.
     """
     if not isinstance(problem, Problem):
         raise ParameterError(f"problem must be a quaddmft.Problem, got {problem!r}")
@@ -222,24 +240,12 @@ def solve(problem: Problem, schedule: SelectionProcess | None = None, *, eta: fl
     chain = schedule.chain(eta)
 
     started = time.perf_counter()
-    generators = rule.replicate_generators()
-    tracker = _Progress(progress, len(generators) * (K + 1), "quaddmft solve")
-    sweeps = [
-        causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), tracker)
-        for rng in generators
-    ]
-    fields = {}
-    for name in ("m", "C", "gen_error", "train_loss", "train_accuracy"):
-        fields[name], fields[f"{name}_err"] = _mean_and_error([getattr(s, name) for s in sweeps])
-    for name in ("Gamma", "M_C", "mu", "R", "P", "C_perp"):
-        fields[name] = np.mean([getattr(s, name) for s in sweeps], axis=0)
-
+    fields, history, message = rule.run(problem, chain, eta, K, progress)
     params = {**problem.params(), **schedule.params(), **rule.params(),
               "eta": eta, "t_max": t_max, "K": K,
               "chain": {"b": chain.b, "p_on": chain.p_on, "p_stay": chain.p_stay}}
     return DMFTResult(
         t=eta * np.arange(K + 1), params=params, status="success",
-        message=f"causal sweep of K = {K} steps, {len(sweeps)} replicates of "
-                f"{rule.name} nodes",
+        message=message, history=history,
         wall_time=time.perf_counter() - started, **fields,
     )

@@ -1,0 +1,119 @@
+r"""Deterministic quadrature rules: Gauss-Hermite, anisotropic Smolyak grids, Karhunen-Loeve modes.
+
+* ``gauss_hermite(n)``: the n-point rule for E[f(g)], g ~ N(0, 1) (weights normalised here, and
+  only here: numpy's ``hermegauss`` weights sum to sqrt(2 pi)).
+* ``smolyak(costs, level)``: the anisotropic Smolyak combination of 1-D Gauss-Hermite rules
+  (n(l) = 2 l - 1 points at level l >= 1) over the downward-closed index set
+      I = { l in N^D, l_i >= 1 : sum_i costs_i (l_i - 1) <= level - 1 },
+  Q = sum_{l in I} c_l (Q_{l_1} x ... x Q_{l_D}),  c_l = sum_{z in {0,1}^D, l + z in I} (-1)^{|z|}.
+  A dimension of cost a >= 1 gets roughly (level - 1)/a refinements; coinciding nodes of the
+  tensor grids are merged. Weights may be negative; they sum to 1.
+* ``karhunen_loeve(M, tol, max_modes)``: eigen-decomposition of a covariance matrix M, keeping
+  modes until the discarded variance fraction is <= tol; returns B with x = B zeta, zeta ~ N(0, I).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import product
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+
+__all__ = ["gauss_hermite", "smolyak", "karhunen_loeve", "KLModes"]
+
+
+@lru_cache(maxsize=64)
+def _gauss_hermite_cached(n: int):
+    nodes, weights = hermegauss(n)
+    return nodes, weights / weights.sum()
+
+
+def gauss_hermite(n: int):
+    """Nodes and weights (summing to 1) of the n-point Gauss-Hermite rule for N(0, 1)."""
+    nodes, weights = _gauss_hermite_cached(int(n))
+    return nodes.copy(), weights.copy()
+
+
+def _index_set(costs, budget):
+    """All l (as tuples, l_i >= 1) with sum costs_i (l_i - 1) <= budget."""
+    out = []
+
+    def extend(prefix, remaining, i):
+        if i == len(costs):
+            out.append(tuple(prefix))
+            return
+        l = 1
+        while costs[i] * (l - 1) <= remaining + 1e-12:
+            extend(prefix + [l], remaining - costs[i] * (l - 1), i + 1)
+            l += 1
+
+    extend([], budget, 0)
+    return out
+
+
+def smolyak(costs, level: int):
+    """Anisotropic Smolyak grid (see module docstring): returns (nodes (n, D), weights (n,))."""
+    costs = [float(a) for a in costs]
+    D = len(costs)
+    if D == 0:
+        return np.zeros((1, 0)), np.ones(1)
+    budget = level - 1
+    members = set(_index_set(costs, budget))
+    all_nodes, all_weights = [], []
+    for l in members:
+        coeff = 0
+        for z in product((0, 1), repeat=D):
+            if tuple(li + zi for li, zi in zip(l, z)) in members:
+                coeff += (-1) ** sum(z)
+        if coeff == 0:
+            continue
+        rules = [gauss_hermite(2 * li - 1) for li in l]
+        grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+        wgrids = np.meshgrid(*[r[1] for r in rules], indexing="ij")
+        all_nodes.append(np.stack([g.ravel() for g in grids], axis=1))
+        all_weights.append(coeff * np.prod(np.stack([w.ravel() for w in wgrids], axis=1), axis=1))
+    nodes = np.concatenate(all_nodes)
+    weights = np.concatenate(all_weights)
+    # Merge coinciding nodes (symmetric rules share 0 and each other's nodes only at equal n).
+    keys = np.round(nodes, 12)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    merged = np.zeros(len(unique))
+    np.add.at(merged, inverse.ravel(), weights)
+    keep = np.abs(merged) > 1e-15
+    return unique[keep], merged[keep]
+
+
+class KLModes:
+    """Karhunen-Loeve truncation of a covariance M (K x K): x = B zeta, B = phi sqrt(lambda).
+
+    Attributes: ``B`` (K, n_modes), ``variances`` (kept eigenvalues, decreasing),
+    ``discarded`` (fraction of the trace left out), ``spectrum`` (all eigenvalues, clipped >= 0).
+    """
+
+    def __init__(self, M: np.ndarray, tol: float, max_modes: int, min_modes: int = 1):
+        M = 0.5 * (M + M.T)
+        values, vectors = np.linalg.eigh(M)
+        order = np.argsort(values)[::-1]
+        values = np.clip(values[order], 0.0, None)
+        vectors = vectors[:, order]
+        total = values.sum()
+        if total <= 0.0:
+            n = 0
+        else:
+            tail = 1.0 - np.cumsum(values) / total  # discarded fraction keeping i+1 modes
+            n = int(np.argmax(tail <= tol)) + 1 if np.any(tail <= tol) else values.size
+        n = int(min(max(n, min(min_modes, values.size)), max_modes, values.size))
+        self.spectrum = values
+        self.variances = values[:n]
+        self.B = vectors[:, :n] * np.sqrt(values[:n])
+        self.discarded = float(values[n:].sum() / total) if total > 0 else 0.0
+
+    @property
+    def n_modes(self) -> int:
+        return self.variances.size
+
+
+def karhunen_loeve(M, tol=1e-8, max_modes=16):
+    """KLModes of M keeping modes until the discarded variance fraction is <= tol."""
+    return KLModes(np.asarray(M, dtype=float), tol, max_modes)
