@@ -20,12 +20,14 @@ from ._averaging import QMC, AveragingRule, MonteCarlo, RULES
 from ._solver import solve
 from ._simulator import simulate
 from . import statics
+from ._references import bayes_optimal_error, oracle_error, oracle_threshold
 
 __all__ = [
     "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "FullBatch", "Hinge2",
     "LOSSES", "Logistic", "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError",
     "PersistentSGD", "Problem", "PureNoise", "QMC", "RULES", "SCHEDULES", "SGD",
     "SelectionProcess", "SimulationResult", "Square", "ThreeCluster", "TwoCluster",
-    "finite_d_m0", "load", "simulate", "solve",
+    "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
+    "simulate", "solve",
 ]
 __version__ = "0.1.0"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf, erfc
 
-from ._errors import ParameterError, check_real, choose
+from ._errors import ParameterError, check_int, check_real, choose
 from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
 
 __all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "MIXTURES"]
@@ -162,6 +162,14 @@ class Problem:
 
     w(0) ~ N(0, R I_d); the DMFT starts from the overlap m(0) = m0 (0 for a random start at
     d -> infinity). ``loss`` may be a Loss object or one of the names in ``LOSSES``.
+
+    ``m0="finite-d"`` with ``m0_d = d`` (an integer >= 1) starts the DMFT at the finite-d average
+    E|m(0)| = sqrt(2 R / (pi d)) of a random start in dimension d (THEORY section 3; needed for
+    the three-cluster model, whose symmetric dynamics never leaves eps = 0.5 from m0 = 0). It is
+    resolved here: ``m0`` is that float and ``m0_d`` records d (both in ``params()``). A float m0
+    with ``m0_d`` is accepted only if it equals sqrt(2 R / (pi m0_d)) (so that
+    ``dataclasses.replace`` round-trips). The simulator starts from w(0) = m0 v + sqrt(R) g, so
+    the random start it refers to is simulated with m0 = 0 (``replace(problem, m0=0.0, m0_d=None)``).
     """
 
     mixture: Mixture
@@ -169,6 +177,7 @@ class Problem:
     lam: float = 0.0
     R: float = 0.01
     m0: float = 0.0
+    m0_d: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.mixture, Mixture):
@@ -183,7 +192,28 @@ class Problem:
         object.__setattr__(self, "loss", loss)
         object.__setattr__(self, "lam", check_real("lam", self.lam, low=0.0, low_open=False))
         object.__setattr__(self, "R", check_real("R", self.R, low=0.0, low_open=False))
-        object.__setattr__(self, "m0", check_real("m0", self.m0))
+        object.__setattr__(self, "m0", self._resolve_m0())
+
+    def _resolve_m0(self) -> float:
+        if self.m0_d is None:
+            if isinstance(self.m0, str):
+                raise ParameterError(
+                    f"m0 = {self.m0!r} needs m0_d, the dimension d of the finite-d start "
+                    f"sqrt(2 R / (pi d)); otherwise m0 must be a real number")
+            return check_real("m0", self.m0)
+        d = check_int("m0_d", self.m0_d, low=1)
+        object.__setattr__(self, "m0_d", d)
+        value = finite_d_m0(self.R, d)
+        if isinstance(self.m0, str):
+            if self.m0 != "finite-d":
+                raise ParameterError(f"m0 must be a real number or 'finite-d', got {self.m0!r}")
+            return value
+        m0 = check_real("m0", self.m0)
+        if not math.isclose(m0, value, rel_tol=1e-12, abs_tol=0.0):
+            raise ParameterError(
+                f"m0_d = {d} is given with m0 = {m0!r}, but the finite-d start is "
+                f"sqrt(2 R / (pi d)) = {value!r}; pass m0='finite-d' (or drop m0_d)")
+        return value
 
     @property
     def alpha(self) -> float:
@@ -200,6 +230,7 @@ class Problem:
             "lam": self.lam,
             "R": self.R,
             "m0": self.m0,
+            **({} if self.m0_d is None else {"m0_d": self.m0_d}),
         }
 
 
