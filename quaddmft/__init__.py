@@ -18,6 +18,7 @@ from ._result import DMFTResult, SimulationResult, load
 from ._selection import SCHEDULES, SGD, FullBatch, PersistentSGD, SelectionProcess
 from ._averaging import QMC, AveragingRule, MonteCarlo, RULES
 from ._solver import solve
+from ._iteration import Quadrature
 from ._simulator import simulate
 from . import statics
 from ._references import bayes_optimal_error, oracle_error, oracle_threshold
@@ -25,7 +26,7 @@ from ._references import bayes_optimal_error, oracle_error, oracle_threshold
 __all__ = [
     "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "FullBatch", "Hinge2",
     "LOSSES", "Logistic", "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError",
-    "PersistentSGD", "Problem", "PureNoise", "QMC", "RULES", "SCHEDULES", "SGD",
+    "PersistentSGD", "Problem", "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD",
     "SelectionProcess", "SimulationResult", "Square", "ThreeCluster", "TwoCluster",
     "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
     "simulate", "solve",

@@ -197,4 +197,4 @@ class QMC(AveragingRule):
                 "n_replicates": self.n_replicates, "seed": self.seed}
 
 
-RULES = {"qmc": QMC, "montecarlo": MonteCarlo}
+RULES = {"qmc": QMC, "montecarlo": MonteCarlo}  # "quadrature" is added by _iteration

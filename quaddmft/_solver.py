@@ -88,12 +88,15 @@ class _Progress:
 
 
 def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: NodeSet,
-                 progress: _Progress | None = None, noise_map: np.ndarray | None = None) -> _Sweep:
+                 progress: _Progress | None = None, noise_map: np.ndarray | None = None,
+                 frozen: _Sweep | None = None) -> _Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over the given nodes.
 
     ``noise_map`` None: xi(j) = sum_i L(j, i) z(i) with L the Cholesky factor of the M_C being
     built (exactly causal). Otherwise a fixed (K, n_modes) matrix B with xi = B z (the
     Karhunen-Loeve modes of a previous iterate's M_C; used by the global iteration).
+    ``frozen``: a solved sweep whose m, P, R and M_C drive the nodes instead of the kernels
+    being averaged (an observer pass: only the observables of the returned sweep are new).
     """
     mixture, loss = problem.mixture, problem.loss
     alpha, delta = mixture.alpha, mixture.delta
@@ -115,8 +118,11 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     projection = nodes.c + math.sqrt(delta) * nodes.h0
 
     weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+    if frozen is not None:
+        weights.m[:], weights.P[:], weights.R[:] = frozen.m, frozen.P, frozen.R
     Gamma = np.zeros((K + 1, K + 1))
     M_C = np.zeros((K + 1, K + 1))
+    noise_cov = M_C if frozen is None else frozen.M_C
     chol = np.zeros((K + 1, K + 1))
     mu = np.zeros(K + 1)
     c_perp_diag = np.zeros(K + 1)
@@ -131,12 +137,12 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
         # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with KL modes.
         newest_sd = math.sqrt(delta) * weights.P[0] * sqrt_R if k == 0 else 0.0
         if k >= 1 and noise_map is None:
-            cholesky_append_row(chol, M_C, k - 1)
+            cholesky_append_row(chol, noise_cov, k - 1)
             noise_row = np.ascontiguousarray(chol[k - 1, :n_cols])
             newest_sd = math.sqrt(delta) * eta * chol[k - 1, k - 1]
         elif k >= 1:
             noise_row = np.ascontiguousarray(noise_map[k - 1])
-        c_perp_diag[k] = weights.c_perp_diag(k, M_C)
+        c_perp_diag[k] = weights.c_perp_diag(k, noise_cov)
         norm = weights.m[k] ** 2 + c_perp_diag[k]
         if not np.isfinite(norm) or norm > BLOWUP_NORM:
             raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
@@ -159,7 +165,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
         if not (np.all(np.isfinite(Gamma[k, : k + 1])) and np.isfinite(M_C[k, k])
                 and np.isfinite(mu[k]) and np.isfinite(train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
-        if k < K:
+        if k < K and frozen is None:
             weights.advance(k, Gamma[k, : k + 1], mu[k])
         if progress is not None:
             progress.step(f"k={k}/{K}")
