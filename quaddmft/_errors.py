@@ -9,13 +9,33 @@ __all__ = ["ParameterError", "DivergenceError", "ConvergenceError"]
 
 
 class ParameterError(ValueError):
-    """A parameter is outside its allowed range; the message names it and the range."""
+    """A parameter is outside its allowed range; the message names it and the range.
+
+    Raised by every constructor and entry point at the boundary (never an ``assert``); the CLI
+    turns it into ``quaddmft: error: <message>`` and exit status 2.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> try:
+    ...     qd.SGD(b=1.5)
+    ... except qd.ParameterError as exc:
+    ...     print(exc)
+    b = 1.5 is outside the allowed range (0.0, 1.0]
+    """
 
 
 class DivergenceError(FloatingPointError):
     """The dynamics left the finite numbers (step size beyond stability, blow-up).
 
     Attributes ``step`` (the grid index where it was detected) and ``reason``.
+
+    Examples
+    --------
+    >>> from quaddmft import DivergenceError
+    >>> err = DivergenceError(76, "|w|^2/d = 1e+101")
+    >>> err.step, str(err)
+    (76, 'divergence detected at step k = 76: |w|^2/d = 1e+101')
     """
 
     def __init__(self, step: int, reason: str):
@@ -25,7 +45,15 @@ class DivergenceError(FloatingPointError):
 
 
 class ConvergenceError(RuntimeError):
-    """An iteration did not reach its tolerance; ``history`` holds what it did."""
+    """An iteration did not reach its tolerance; ``history`` holds what it did.
+
+    Examples
+    --------
+    >>> from quaddmft import ConvergenceError
+    >>> err = ConvergenceError("kernel change 3e-4 > tol 1e-8 after 50 iterations", [{"change": 3e-4}])
+    >>> err.history[-1]["change"]
+    0.0003
+    """
 
     def __init__(self, message: str, history=None):
         self.history = history

@@ -97,7 +97,19 @@ class Loss:
     convex_margin = False
 
     def terms(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
-        """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape)."""
+        """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape).
+
+        docs/theory.md eqs. 1.2-1.3. ``activation_code`` 0 is the linear phi(r) = r, 1 the door
+        phi(r) = r^2 - L^2 (``L`` > 0, three clusters).
+
+        Examples
+        --------
+        >>> import quaddmft as qd
+        >>> qd.Logistic().terms(1.0, 0.0)          # log 2, l'(0) = -1/2, l''(0) = 1/4
+        array([ 0.69314718, -0.5       ,  0.25      ])
+        >>> qd.Square().terms([1.0, -1.0], 0.5).shape
+        (3, 2)
+        """
         y_b, r_b = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(r, dtype=float))
         shape = r_b.shape
         out = _loss_terms_array(
@@ -113,7 +125,14 @@ class Loss:
 
 @dataclass(frozen=True)
 class Logistic(Loss):
-    """Logistic loss l(v) = log(1 + exp(-v)) (the paper's choice)."""
+    """Logistic loss l(v) = log(1 + exp(-v)) (the paper's choice; docs/theory.md eq. 1.2).
+
+    Examples
+    --------
+    >>> from quaddmft import Logistic
+    >>> round(float(Logistic()(1.0, 2.0)), 6)      # log(1 + e^-2)
+    0.126928
+    """
 
     code = _LOSS_LOGISTIC
     name = "logistic"
@@ -122,7 +141,16 @@ class Logistic(Loss):
 
 @dataclass(frozen=True)
 class Square(Loss):
-    """Square loss Lambda(y, r) = (y - phi(r))^2 / 2; exactly solvable for linear phi."""
+    """Square loss Lambda(y, r) = (y - phi(r))^2 / 2; exactly solvable for linear phi.
+
+    docs/theory.md eq. 1.2; with pure noise and full batch see the exact solution, eq. 6.2.
+
+    Examples
+    --------
+    >>> from quaddmft import Square
+    >>> Square().terms(1.0, 0.5)                # (1 - 0.5)^2 / 2, -(1 - 0.5), 1
+    array([ 0.125, -0.5  ,  1.   ])
+    """
 
     code = _LOSS_SQUARE
     name = "square"
@@ -131,7 +159,14 @@ class Square(Loss):
 
 @dataclass(frozen=True)
 class Hinge2(Loss):
-    """Squared hinge l(v) = max(0, 1 - v)^2 / 2."""
+    """Squared hinge l(v) = max(0, 1 - v)^2 / 2 (docs/theory.md eq. 1.2).
+
+    Examples
+    --------
+    >>> from quaddmft import Hinge2
+    >>> Hinge2().terms(1.0, 2.0)                # margin 2 > 1: no loss, no gradient
+    array([0., 0., 0.])
+    """
 
     code = _LOSS_SQUARED_HINGE
     name = "squared-hinge"

@@ -83,7 +83,19 @@ class Mixture:
 
 @dataclass(frozen=True)
 class TwoCluster(Mixture):
-    """Two symmetric clusters at +-v/sqrt(d), y = c, linear activation (paper section 2)."""
+    """Two symmetric clusters at +-v/sqrt(d), y = c, linear activation (paper section 2).
+
+    docs/theory.md eq. 1.1; ``alpha`` > 0 samples per dimension, ``delta`` > 0 noise variance.
+
+    Examples
+    --------
+    >>> from quaddmft import TwoCluster
+    >>> two = TwoCluster(alpha=2.0, delta=0.5)
+    >>> float(two.gen_error(0.0, 1.0))             # m = 0: a coin flip
+    0.5
+    >>> round(float(two.gen_error(1.0, 1.0)), 6)   # erfc(1) / 2
+    0.07865
+    """
 
     name = "two"
 
@@ -101,7 +113,20 @@ class TwoCluster(Mixture):
 
 @dataclass(frozen=True)
 class ThreeCluster(Mixture):
-    """Three clusters (c = 0 labelled -1, c = +-1 labelled +1) with the door activation."""
+    """Three clusters (c = 0 labelled -1, c = +-1 labelled +1) with the door activation.
+
+    docs/theory.md eq. 1.1 with phi(r) = r^2 - L^2; ``L`` > 0 is the door half-width. Start the
+    DMFT at m0 = finite_d_m0(R, d) (docs/theory.md section 3).
+
+    Examples
+    --------
+    >>> from quaddmft import ThreeCluster
+    >>> three = ThreeCluster(alpha=3.0, delta=0.05, L=0.7)
+    >>> three.clusters().c, three.reduced_clusters().prob
+    (array([ 0.,  1., -1.]), array([0.5, 0.5]))
+    >>> float(three.gen_error(0.0, 1.0))           # m = 0: no better than chance
+    0.5
+    """
 
     L_: float = field(default=0.7)
     activation_code = ACT_DOOR
@@ -141,7 +166,16 @@ class ThreeCluster(Mixture):
 
 @dataclass(frozen=True)
 class PureNoise(Mixture):
-    """c = 0 and y = 0: the exactly solvable reference of THEORY section 6 (square loss)."""
+    """c = 0 and y = 0: the exactly solvable reference of THEORY section 6 (square loss).
+
+    docs/theory.md eqs. 6.1-6.2.
+
+    Examples
+    --------
+    >>> from quaddmft import PureNoise
+    >>> float(PureNoise(alpha=2.0, delta=0.5).gen_error(0.3, 1.0))
+    0.25
+    """
 
     name = "noise"
 
@@ -170,6 +204,18 @@ class Problem:
     with ``m0_d`` is accepted only if it equals sqrt(2 R / (pi m0_d)) (so that
     ``dataclasses.replace`` round-trips). The simulator starts from w(0) = m0 v + sqrt(R) g, so
     the random start it refers to is simulated with m0 = 0 (``replace(problem, m0=0.0, m0_d=None)``).
+
+    docs/theory.md eqs. 2.1 (w(0)) and 3.8 (m(0) = m0). Raises ParameterError naming the
+    parameter for a bad mixture, loss name, lam < 0, R < 0 or m0.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "square", lam=0.1, R=0.01)
+    >>> problem.loss, problem.alpha
+    (Square(), 2.0)
+    >>> problem.params()
+    {'model': 'two', 'alpha': 2.0, 'delta': 0.5, 'loss': 'square', 'lam': 0.1, 'R': 0.01, 'm0': 0.0}
     """
 
     mixture: Mixture
@@ -235,5 +281,14 @@ class Problem:
 
 
 def finite_d_m0(R: float, d: int) -> float:
-    """E|m(0)| = sqrt(2 R / (pi d)) for w(0) ~ N(0, R I_d): the paper's DMFT start for three clusters."""
+    """E|m(0)| = sqrt(2 R / (pi d)) for w(0) ~ N(0, R I_d): the paper's DMFT start for three clusters.
+
+    ``R`` >= 0 the initial variance, ``d`` >= 1 the dimension (docs/theory.md section 3).
+
+    Examples
+    --------
+    >>> from quaddmft import finite_d_m0
+    >>> round(finite_d_m0(0.01, 5000), 10)
+    0.0011283792
+    """
     return math.sqrt(2.0 * R / (math.pi * d))

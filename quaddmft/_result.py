@@ -67,6 +67,18 @@ class DMFTResult(_Savable):
     Error estimates ``*_err``: one standard error of the averaging rule for each curve (zero where
     the rule is exact). ``params``: every parameter of the solve; ``status``/``message``: outcome;
     ``history``: per-iteration record of iterative rules (empty for a causal sweep).
+    Equations: docs/theory.md eqs. 3.5-3.11 (kernels and weight side), 4.1-4.4 (curves).
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
+    >>> res = qd.solve(problem, eta=0.2, t_max=1.0,
+    ...                rule=qd.QMC(n_points=32, n_h0=4, n_replicates=4))
+    >>> res.status, res.t.shape, res.Gamma.shape
+    ('success', (6,), (6, 6))
+    >>> sorted(res.to_json_dict())[:4]
+    ['C', 'C_err', 'gen_error', 'gen_error_err']
     """
 
     t: np.ndarray
@@ -112,6 +124,14 @@ class SimulationResult(_Savable):
     given w, paper eqs. 24/25), ``train_loss`` e = (1/d) sum_mu Lambda, ``train_accuracy``;
     each with ``*_sem`` (standard error of the mean over seeds). ``gen_error_empirical`` is the
     error on fresh test points when requested (else empty arrays).
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
+    >>> sim = qd.simulate(problem, eta=0.2, t_max=1.0, d=100, seeds=2)
+    >>> sim.t.shape, sim.gen_error_sem.shape, sim.gen_error_empirical.shape, sim.params["n"]
+    ((6,), (6,), (0,), 200)
     """
 
     t: np.ndarray
@@ -150,7 +170,22 @@ _KINDS = {"dmft": DMFTResult, "simulation": SimulationResult}
 
 
 def load(path):
-    """Load a result written by ``save``; returns a DMFTResult or SimulationResult."""
+    """Load a result written by ``save``; returns a DMFTResult or SimulationResult.
+
+    The arrays come back bit for bit and the metadata (params, status, ...) equal.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
+    >>> sim = qd.simulate(problem, eta=0.2, t_max=0.4, d=50, seeds=2)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     again = qd.load(sim.save(pathlib.Path(tmp) / "sim"))   # ".npz" is appended
+    >>> type(again).__name__, np.array_equal(again.C, sim.C), again.params == sim.params
+    ('SimulationResult', True, True)
+    """
     with np.load(Path(path), allow_pickle=False) as data:
         meta = json.loads(str(data["__metadata__"]))
         arrays = {k: data[k] for k in data.files if k != "__metadata__"}

@@ -83,7 +83,16 @@ class SelectionProcess:
 
 @dataclass(frozen=True)
 class FullBatch(SelectionProcess):
-    """Full-batch gradient descent: every sample is used at every step."""
+    """Full-batch gradient descent: every sample is used at every step.
+
+    docs/theory.md eq. 2.2 with b = p_on = p_stay = 1.
+
+    Examples
+    --------
+    >>> from quaddmft import FullBatch
+    >>> FullBatch().chain(eta=0.2)
+    Chain(b=1.0, p_on=1.0, p_stay=1.0)
+    """
 
     name = "gd"
 
@@ -96,7 +105,21 @@ class FullBatch(SelectionProcess):
 
 @dataclass(frozen=True)
 class SGD(SelectionProcess):
-    """Classical SGD: each sample enters each step independently with probability b in (0, 1]."""
+    """Classical SGD: each sample enters each step independently with probability b in (0, 1].
+
+    docs/theory.md eq. 2.2 with p_on = p_stay = b (paper eq. 8); q = 0 in eq. 2.4.
+
+    Examples
+    --------
+    >>> from quaddmft import SGD
+    >>> chain = SGD(b=0.3).chain(eta=0.2)
+    >>> chain, chain.q
+    (Chain(b=0.3, p_on=0.3, p_stay=0.3), 0.0)
+    >>> chain.correlation(2)                    # <s(k) s(k')> = b^2 + b(1-b) [k = k']
+    array([[0.3 , 0.09, 0.09],
+           [0.09, 0.3 , 0.09],
+           [0.09, 0.09, 0.3 ]])
+    """
 
     b: float
     name = "sgd"
@@ -120,6 +143,24 @@ class PersistentSGD(SelectionProcess):
 
     ``law="linear"`` is the paper's per-step law (needs tau >= eta max(1, (1-b)/b));
     ``law="exact"`` is the exact one-step law of the continuous-time chain (any tau > 0).
+
+    docs/theory.md eqs. 2.2-2.4. ``b`` in (0, 1] is the batch fraction, ``tau`` > 0 the
+    persistence time (time units). ``chain(eta)`` raises ParameterError (naming tau, eta and b)
+    when the linear law is invalid at that eta.
+
+    Examples
+    --------
+    >>> from quaddmft import ParameterError, PersistentSGD
+    >>> PersistentSGD(b=0.3, tau=1 / 0.6).chain(eta=0.2)
+    Chain(b=0.3, p_on=0.12, p_stay=0.72)
+    >>> try:
+    ...     PersistentSGD(b=0.1, tau=1 / 0.6).chain(eta=0.2)   # the paper's Fig. 1 left, b = 0.1
+    ... except ParameterError as exc:
+    ...     print(str(exc)[:53])
+    tau = 1.6666666666666667 is too small for the linear
+    >>> chain = PersistentSGD(b=0.1, tau=1 / 0.6, law="exact").chain(eta=0.2)
+    >>> round(chain.p_on, 6), round(chain.p_stay, 6)
+    (0.069881, 0.371075)
     """
 
     b: float
@@ -163,6 +204,14 @@ def sample_paths(chain: Chain, uniforms: np.ndarray) -> np.ndarray:
 
     s(0) = [u(0) < b],  s(k+1) = [u(k+1) < (p_stay if s(k) else p_on)].
     For a deterministic chain (b = 1) the uniforms are ignored and s = 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quaddmft import SGD
+    >>> sample_paths(SGD(0.5).chain(0.2), np.array([[0.1, 0.7, 0.2], [0.9, 0.4, 0.6]]))
+    array([[1., 0., 1.],
+           [0., 1., 0.]])
     """
     uniforms = np.asarray(uniforms, dtype=float)
     if uniforms.ndim != 2:

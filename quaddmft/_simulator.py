@@ -84,7 +84,17 @@ def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
     labels y (n,) and cluster coefficients c (n,), n = round(alpha d) (``n_samples``); the pairs
     (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()``.
 
-    Raises ParameterError if d is not an integer >= 1 or n would be 0.
+    Raises ParameterError if d is not an integer >= 1 or n would be 0. docs/theory.md eq. 1.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import quaddmft as qd
+    >>> from quaddmft._simulator import make_dataset
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5))
+    >>> X, y, c = make_dataset(problem, 50, np.random.default_rng(0))
+    >>> X.shape, bool(np.all(y == c))
+    ((100, 50), True)
     """
     d = check_int("d", d, low=1)
     n = n_samples(problem, d)
@@ -118,7 +128,17 @@ def _preactivations(w: np.ndarray, X: np.ndarray) -> np.ndarray:
 def training_loss(w, X, y, problem: Problem) -> float:
     """H(w) = sum_mu Lambda(y_mu, w.x_mu/sqrt(d)) + (lam/2) |w|^2 (paper eq. 5).
 
-    Shapes: w (d,), X (n, d), y (n,). Returns a float.
+    Shapes: w (d,), X (n, d), y (n,). Returns a float. docs/theory.md eq. 1.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import quaddmft as qd
+    >>> from quaddmft._simulator import make_dataset, training_loss
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic")
+    >>> X, y, _ = make_dataset(problem, 50, np.random.default_rng(0))
+    >>> round(training_loss(np.zeros(50), X, y, problem) / 100, 6)   # log 2 per sample at w = 0
+    0.693147
     """
     w = np.asarray(w, dtype=float)
     r = _preactivations(w, X)
@@ -131,7 +151,19 @@ def gradient(w, X, y, s, problem: Problem, *, r=None) -> np.ndarray:
     With s = 1 for every mu this is the gradient of ``training_loss``. Shapes: w (d,), X (n, d),
     y (n,), s (n,) with entries in {0, 1} (or any weights). ``r`` may pass the pre-activations
     r_mu = w.x_mu/sqrt(d) when the caller already has them (saves one matrix-vector product).
-    Returns an array of shape (d,).
+    Returns an array of shape (d,). docs/theory.md eq. 2.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import quaddmft as qd
+    >>> from quaddmft._simulator import gradient, make_dataset, training_loss
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.1)
+    >>> X, y, _ = make_dataset(problem, 20, np.random.default_rng(1))
+    >>> w, e = np.random.default_rng(2).standard_normal(20), np.eye(20)[3] * 1e-6
+    >>> fd = (training_loss(w + e, X, y, problem) - training_loss(w - e, X, y, problem)) / 2e-6
+    >>> bool(abs(gradient(w, X, y, np.ones(40), problem)[3] - fd) < 1e-6)
+    True
     """
     w = np.asarray(w, dtype=float)
     if r is None:
@@ -289,6 +321,16 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     ------
     ParameterError  for invalid inputs (named, with the allowed range).
     DivergenceError when the weights leave the finite numbers (step and reason given).
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.0)
+    >>> sim = qd.simulate(problem, qd.FullBatch(), eta=0.2, t_max=0.2, d=400, seeds=2)
+    >>> sim.t.tolist(), float(sim.gen_error[0])    # w(0) = 0 at R = 0: a coin flip
+    ([0.0, 0.2], 0.5)
+    >>> bool(abs(sim.gen_error[1] - qd.bayes_optimal_error(2.0, 0.5)) < 0.05)   # eq. 6.3, O(1/sqrt(d))
+    True
     """
     if not isinstance(problem, Problem):
         raise ParameterError(f"problem must be a quaddmft.Problem, got {problem!r}")

@@ -353,7 +353,20 @@ def _with_option_hint(message: str) -> str:
 
 
 def main(argv=None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 failed run, 2 bad input)."""
+    """Run the command line; return the exit status (0 ok, 1 failed run, 2 bad input).
+
+    ``argv``: the arguments after the program name (default ``sys.argv[1:]``); the options are
+    listed in docs/guide.md. The one-line summary goes to stdout, warnings and errors to stderr.
+
+    Examples
+    --------
+    >>> main(["solve", "--schedule", "gd", "--t-max", "0.4", "--points", "32",
+    ...       "--h0-nodes", "4", "--replicates", "2", "--no-progress"])  # doctest: +ELLIPSIS
+    solve: t_max=0.4; final gen_error=...; status=success; ... s
+    0
+    >>> main(["solve", "--b", "1.5"])
+    2
+    """
     parser = _parser()
     try:
         namespace = parser.parse_args(argv)
