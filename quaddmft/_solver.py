@@ -29,12 +29,12 @@ from ._errors import DivergenceError, ParameterError, check_real
 from ._problem import Problem
 from ._result import DMFTResult
 from ._selection import Chain, FullBatch, SelectionProcess
-from ._sweep import cholesky_append_row, effective_step, rho_offset
+from ._sweep import cholesky_append_row, effective_step
 from ._weights import WeightSide
 
 __all__ = ["solve", "horizon"]
 
-# The response buffer is the memory bottleneck (N (K+1)(K+2)/2 doubles); refuse beyond this.
+# Per-node buffers are O(N K) doubles; refuse beyond this.
 MEMORY_LIMIT_BYTES = 12 * 2**30
 # |w|^2/d beyond this is a blow-up (eta beyond stability): stop before inf/NaN appear.
 BLOWUP_NORM = 1e100
@@ -101,13 +101,13 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     mixture, loss = problem.mixture, problem.loss
     alpha, delta = mixture.alpha, mixture.delta
     N = nodes.size
-    need = 8 * N * (K + 1) * (K + 2) // 2
+    need = 8 * N * (K + 1) * 5  # xi, g, a, response, innovations
     if need > MEMORY_LIMIT_BYTES:
         raise ParameterError(
-            f"the response buffer needs {need / 2**30:.1f} GiB for {N} nodes and K = {K} steps "
+            f"the per-node buffers need {need / 2**30:.1f} GiB for {N} nodes and K = {K} steps "
             f"(limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer nodes or a shorter t_max"
         )
-    rho = np.empty(rho_offset(K + 1, N))
+    response = np.zeros((N, K + 1))
     xi = np.zeros((N, max(K, 1)))
     g = np.zeros((N, K + 1))
     a = np.zeros((N, K + 1))
@@ -149,14 +149,13 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
                                      f"(is eta = {eta} beyond the stability limit?)")
         effective_step(
             k, loss.code, mixture.activation_code, mixture.L, delta, eta,
-            weights.m[k], weights.P[k], sqrt_R, weights.R[k], noise_row, newest_sd,
+            weights.m[k], weights.P[k], sqrt_R, np.ascontiguousarray(weights.R[: k + 1, : k + 1].T),
+            noise_row, newest_sd,
             nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-            xi, g, a, rho, loss_out, correct_out, r_out,
+            xi, g, a, response, loss_out, correct_out, r_out,
         )
-        start = rho_offset(k, N)
-        rho_k = rho[start : start + N * (k + 1)].reshape(N, k + 1)
         wg = w * g[:, k]
-        Gamma[k, : k + 1] = alpha * delta * ((w * a[:, k]) @ rho_k)
+        Gamma[k, : k + 1] = alpha * delta * ((w * a[:, k]) @ response[:, : k + 1])
         M_C[k, : k + 1] = alpha * delta * (wg @ g[:, : k + 1])
         M_C[: k + 1, k] = M_C[k, : k + 1]
         mu[k] = alpha * (wg @ projection)

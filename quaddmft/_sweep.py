@@ -11,9 +11,9 @@ At step k, for each node n of the current replicate (THEORY section 3, docs/theo
 Per-node products are stored so that the kernel rows are weighted matrix-vector products done by
 the caller with BLAS: g(k) = s(k) Lambda'(r(k)), a(k) = s(k) Lambda''(r(k)), rho(k, .).
 
-The response rho of every node is kept for all earlier steps (it is needed by later rows), in one
-flat buffer: row k of all nodes occupies N (k+1) entries starting at N k (k+1)/2, laid out
-[node, l], so that the BLAS product for Gamma(k, .) reads it as an (N, k+1) matrix.
+The response row rho(k, .) of each node is computed afresh at every step by backward
+substitution in rho = (I - T)^{-1} (see ``effective_step``), so only one row per node is stored:
+O(N K) memory instead of the O(N K^2) history the forward recursion would need.
 
 Training accuracy is Rao-Blackwellised: the newest Gaussian innovation (z(k-1), or h_init at
 k = 0) enters h(k) only through the term sigma_k z with sigma_k = eta L(k-1, k-1) (sqrt(R) at
@@ -53,26 +53,22 @@ def correct_probability(act_code, L, y, rbar, sd):
     return _normal_cdf(y * rbar / sd)
 
 
-def rho_offset(k: int, n_nodes: int) -> int:
-    """Start of response row k in the flat buffer."""
-    return n_nodes * (k * (k + 1) // 2)
-
-
 @numba.njit(cache=True, parallel=True)
 def effective_step(
     k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
-    R_row, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
-    xi, g, a, rho, loss_out, correct_out, r_out,
+    R_T, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
+    xi, g, a, response, loss_out, correct_out, r_out,
 ):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
-    the response row k in ``rho`` and the per-node loss, P(correct) and r(k).
+    response[:, :k+1] = rho(k, .) and the per-node loss, P(correct) and r(k).
 
-    ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the standard
-    deviation of r(k) carried by the newest innovation alone (see the module docstring), or 0
-    when no innovation enters only at step k (then the accuracy is the plain indicator)."""
+    ``R_T`` is the transposed response matrix of the weight side, R_T[l, j] = R(j, l), with rows
+    j <= k filled. ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the
+    standard deviation of r(k) carried by the newest innovation alone (see the module docstring),
+    or 0 when no innovation enters only at step k (then the accuracy is the plain indicator).
+    """
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
-    base_k = n_nodes * (k * (k + 1) // 2)
     for n in numba.prange(n_nodes):
         if k >= 1:
             acc = 0.0
@@ -82,8 +78,8 @@ def effective_step(
         noise = 0.0
         feedback = 0.0
         for j in range(k):
-            noise += R_row[j] * xi[n, j]
-            feedback += R_row[j] * g[n, j]
+            noise += R_T[j, k] * xi[n, j]
+            feedback += R_T[j, k] * g[n, j]
         h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
         r = sqrt_delta * h + m_k * (c[n] + sqrt_delta * h0[n])
         value, d1, d2 = loss_terms(loss_code, act_code, L, y[n], r)
@@ -96,16 +92,20 @@ def effective_step(
         correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
         r_out[n] = r
 
-        row = base_k + n * (k + 1)
-        for l in range(k):
-            rho[row + l] = 0.0
-        rho[row + k] = 1.0
-        for j in range(k):
-            coef = -eta * delta * R_row[j] * a[n, j]
-            if coef != 0.0:
-                row_j = n_nodes * (j * (j + 1) // 2) + n * (j + 1)
-                for l in range(j + 1):
-                    rho[row + l] += coef * rho[row_j + l]
+        # Row k of rho = (I - T)^{-1}, T(j, l) = -eta Delta R(j, l) a(l), by backward substitution
+        # x^T (I - T) = e_k^T:  x(k) = 1,  x(l) = -eta Delta a(l) sum_{j=l+1}^{k} x(j) R(j, l).
+        # Same O(k^2) work as updating from stored rows, but it reads only R (shared by all
+        # nodes, cache-resident) and this node's a: no O(N K^2) history, no memory traffic.
+        response[n, k] = 1.0
+        for l in range(k - 1, -1, -1):
+            a_l = a[n, l]
+            if a_l == 0.0:
+                response[n, l] = 0.0
+                continue
+            acc = 0.0
+            for j in range(l + 1, k + 1):
+                acc += response[n, j] * R_T[l, j]
+            response[n, l] = -eta * delta * a_l * acc
 
 
 @numba.njit(cache=True)

@@ -1,0 +1,67 @@
+"""Baseline for the response benchmark: the first version of the per-node step, which kept every
+node's whole response history rho(j, l), j <= k, in memory (O(N K^2) doubles) and updated row k
+from it. Kept only so that benchmarks/response.py can time it against the current kernel in the
+same process; not used by the library."""
+
+import numba
+import numpy as np
+
+from quaddmft._loss import loss_terms
+from quaddmft._sweep import correct_probability
+
+
+def rho_offset(k: int, n_nodes: int) -> int:
+    """Start of response row k in the flat buffer."""
+    return n_nodes * (k * (k + 1) // 2)
+
+
+@numba.njit(cache=True, parallel=True)
+def effective_step_stored(
+    k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
+    R_row, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
+    xi, g, a, rho, loss_out, correct_out, r_out,
+):
+    """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
+    the response row k in ``rho`` and the per-node loss, P(correct) and r(k).
+
+    ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the standard
+    deviation of r(k) carried by the newest innovation alone (see the module docstring), or 0
+    when no innovation enters only at step k (then the accuracy is the plain indicator)."""
+    n_nodes = c.size
+    sqrt_delta = np.sqrt(delta)
+    base_k = n_nodes * (k * (k + 1) // 2)
+    for n in numba.prange(n_nodes):
+        if k >= 1:
+            acc = 0.0
+            for i in range(innovations.shape[1]):
+                acc += noise_row[i] * innovations[n, i]
+            xi[n, k - 1] = acc
+        noise = 0.0
+        feedback = 0.0
+        for j in range(k):
+            noise += R_row[j] * xi[n, j]
+            feedback += R_row[j] * g[n, j]
+        h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
+        r = sqrt_delta * h + m_k * (c[n] + sqrt_delta * h0[n])
+        value, d1, d2 = loss_terms(loss_code, act_code, L, y[n], r)
+        g[n, k] = s[n, k] * d1
+        a[n, k] = s[n, k] * d2
+        loss_out[n] = value
+        newest = 0.0
+        if newest_sd > 0.0:
+            newest = innovations[n, k - 1] if k >= 1 else h_init[n]
+        correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
+        r_out[n] = r
+
+        row = base_k + n * (k + 1)
+        for l in range(k):
+            rho[row + l] = 0.0
+        rho[row + k] = 1.0
+        for j in range(k):
+            coef = -eta * delta * R_row[j] * a[n, j]
+            if coef != 0.0:
+                row_j = n_nodes * (j * (j + 1) // 2) + n * (j + 1)
+                for l in range(j + 1):
+                    rho[row + l] += coef * rho[row_j + l]
+
+
