@@ -11,7 +11,7 @@ Insets: training accuracy.
 
 Writes validation/out/fig1.png and validation/out/fig1.json (every curve). Each solve and
 simulation is cached in validation/_cache/ (``res.save``/``qd.load``), keyed by a hash of its
-parameters and of the package source, so a rerun only redraws.
+parameters (validation/_common.py's Cache), so a rerun only redraws.
 
     python validation/fig1.py                 # t_max = 50, 10 seeds at d = 500
     python validation/fig1.py --t-max 10 --seeds 2 --points 256   # quick look
@@ -20,7 +20,6 @@ parameters and of the package source, so a rerun only redraws.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -31,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 import quaddmft as qd  # noqa: E402
+from _common import Cache  # noqa: E402
 from quaddmft._errors import ParameterError  # noqa: E402
 
 ALPHA, DELTA, ETA, R = 2.0, 0.5, 0.2, 0.01
@@ -41,7 +41,7 @@ COLORS = ("C0", "C1", "C2")
 
 
 def bayes_optimal_error(alpha: float, delta: float) -> float:
-    return 0.5 * math.erfc(math.sqrt(alpha / (2.0 * delta * (alpha + delta))))
+    return qd.bayes_optimal_error(alpha, delta)
 
 
 def persistent(b: float) -> qd.PersistentSGD:
@@ -67,44 +67,13 @@ def curves():
     return out
 
 
-def _source_hash() -> str:
-    """Hash of the package's private modules: a cached result is reused only with the same code."""
-    h = hashlib.sha256()
-    for path in sorted((HERE.parent / "quaddmft").glob("_*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-class Cache:
-    """npz results in a directory, keyed by a hash of the parameters (and of the source)."""
-
-    def __init__(self, directory: Path, enabled: bool):
-        self.directory, self.enabled = directory, enabled
-        self.source = _source_hash()
-
-    def path(self, key: dict) -> Path:
-        text = json.dumps({**key, "source": self.source}, sort_keys=True, default=str)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-        return self.directory / f"{key['kind']}-{digest}.npz"
-
-    def get_or_run(self, key: dict, run):
-        path = self.path(key)
-        if self.enabled and path.exists():
-            return qd.load(path), True
-        result = run()
-        if self.enabled:
-            result.save(path)
-        return result, False
-
-
 def make_rule(args) -> qd.QMC:
     sizes = {"n_points": args.points, "n_h0": args.h0_nodes, "n_replicates": args.replicates}
     return qd.QMC(seed=args.seed, **{k: v for k, v in sizes.items() if v is not None})
 
 
 def compute(args):
-    cache = Cache(HERE / "_cache", not args.no_cache)
+    cache = Cache(HERE / "_cache", not args.no_cache)  # validation/_common.py
     rule = make_rule(args)
     todo = curves()
     rows = []

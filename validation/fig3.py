@@ -1,0 +1,114 @@
+"""Reproduce both panels of the paper's Fig. 3.
+
+Left: three-cluster door model, alpha = 2, Delta = 0.05, L = 0.7, lambda = 0, eta = 0.2, R = 1;
+      full-batch GD and Persistent-SGD with b = 1/tau = 0.3 (linear law), simulated at
+      d = 500, 1000, 5000, 10000 (``--dims``). The d -> infinity DMFT depends on d only through
+      its start m0 = sqrt(2 R / (pi d)) (at m0 = 0 the symmetric dynamics never leaves
+      eps = 0.5), so there is one DMFT line per d, drawn in the colour of its simulation.
+      Dashed: the three-cluster oracle error.
+Right: two-cluster, alpha = 2, Delta = 0.5, lambda = 0, eta = 0.2, R = 0.01, b = 0.3:
+      Persistent-SGD with 1/tau = 0.15, 0.3, 0.6 (linear law) and classical SGD (i.i.d.
+      Bernoulli(b) batches: the DMFT uses the same discrete law, the paper's "SGD-inspired
+      discretisation"), simulations at d = 500. Dashed: the Bayes-optimal error.
+Insets: training accuracy. The paper gives no time range; t <= 30 here.
+
+    python validation/fig3.py                            # defaults below
+    python validation/fig3.py --dims 500 1000 --t-max 10 --seeds 2   # quick look
+"""
+
+from __future__ import annotations
+
+import sys
+
+import _common as c
+import quaddmft as qd
+
+LEFT = dict(alpha=2.0, delta=0.05, L=0.7, eta=0.2, R=1.0)
+RIGHT = dict(alpha=2.0, delta=0.5, eta=0.2, R=0.01, b=0.3)
+DIM_COLOURS = {500: "C0", 1000: "C1", 5000: "C2", 10000: "C3"}
+
+
+def seeds_at(d: int, args) -> int:
+    return args.seeds if d <= 1000 else args.seeds_large
+
+
+def curves(args):
+    rule = c.rule(seed=args.seed)
+    out = []
+    three = qd.ThreeCluster(LEFT["alpha"], LEFT["delta"], LEFT["L"])
+    for d in args.dims:
+        colour = DIM_COLOURS.get(d, "k")
+        for name, schedule, style, marker in (
+                ("GD", qd.FullBatch(), "-", "o"),
+                ("P-SGD b = 1/τ = 0.3", qd.PersistentSGD(0.3, 1 / 0.3, law="linear"), "--", "s")):
+            problem = qd.Problem(three, "logistic", lam=0.0, R=LEFT["R"], m0="finite-d", m0_d=d)
+            out.append(c.Curve("left", f"{name}, d = {d}", problem, schedule, LEFT["eta"],
+                               args.t_max, rule, d, seeds_at(d, args), colour=colour,
+                               style=style, marker=marker, seed=args.seed))
+    two = qd.TwoCluster(RIGHT["alpha"], RIGHT["delta"])
+    b = RIGHT["b"]
+    for label, schedule, colour in (
+            ("P-SGD 1/τ = 0.15", qd.PersistentSGD(b, 1 / 0.15, law="linear"), "C0"),
+            ("P-SGD 1/τ = 0.3", qd.PersistentSGD(b, 1 / 0.3, law="linear"), "C1"),
+            ("P-SGD 1/τ = 0.6", qd.PersistentSGD(b, 1 / 0.6, law="linear"), "C2"),
+            ("SGD", qd.SGD(b), "C3")):
+        problem = qd.Problem(two, "logistic", lam=0.0, R=RIGHT["R"])
+        out.append(c.Curve("right", f"{label}, b = {b:g}", problem, schedule, RIGHT["eta"],
+                           args.t_max, rule, 500, args.seeds, colour=colour, seed=args.seed))
+    return out
+
+
+def draw(rows, args, png):
+    fig, axes, insets = c.new_figure(figsize=(14.0, 5.8))
+    oracle = qd.oracle_error(LEFT["delta"])
+    bayes = qd.bayes_optimal_error(RIGHT["alpha"], RIGHT["delta"])
+    left = [r for r in rows if r["curve"].panel == "left"]
+    right = [r for r in rows if r["curve"].panel == "right"]
+    c.draw_panel(axes[0], insets[0], left)
+    c.draw_panel(axes[1], insets[1], right)
+    c.reference_line(axes[0], oracle, "oracle error")
+    c.reference_line(axes[1], bayes, "Bayes-optimal")
+    for ax, inset in zip(axes, insets):
+        ax.set_xlabel("t")
+        ax.set_xlim(0, args.t_max)
+        inset.set_xlim(0, args.t_max)
+    axes[0].set_ylim(0.0, 0.52)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(0.0, 0.78), fontsize=7, ncol=1)
+    axes[1].set_ylim(bayes - 0.01, 0.2)
+    axes[1].legend(loc="upper left", fontsize=8)
+    axes[0].set_ylabel("generalisation error")
+    ds = sorted({r["curve"].d for r in left})
+    axes[0].set_title(
+        f"three clusters, α = {LEFT['alpha']:g}, Δ = {LEFT['delta']:g}, L = {LEFT['L']:g}, λ = 0, "
+        f"R = {LEFT['R']:g}; solid GD, dashed P-SGD (linear law)\n"
+        f"DMFT from m0 = √(2R/πd): {c.finite_d_note(LEFT['R'], ds)}; seeds: "
+        + ", ".join(f"{seeds_at(d, args)} at d={d}" for d in ds), fontsize=8)
+    axes[1].set_title(
+        f"two clusters, α = {RIGHT['alpha']:g}, Δ = {RIGHT['delta']:g}, λ = 0, R = {RIGHT['R']:g}, "
+        f"b = {b_text()}; P-SGD linear law, SGD i.i.d. batches; d = 500, {args.seeds} seeds",
+        fontsize=8)
+    rule = rows[0]["curve"].rule
+    fig.suptitle(f"Fig. 3 (η = 0.2). Lines: DMFT ({c.rule_text(rule)}, ± 2 s.e.); "
+                 f"symbols: simulation (± 1 s.e.m.). Insets: training accuracy.", fontsize=9)
+    fig.savefig(png, dpi=130)
+    return {"oracle_error": oracle, "bayes_optimal_error": bayes}
+
+
+def b_text():
+    return f"{RIGHT['b']:g}"
+
+
+def add_args(p):
+    p.add_argument("--dims", type=int, nargs="+", default=[500, 1000, 5000, 10000],
+                   help="simulation dimensions of the left panel (default 500 1000 5000 10000)")
+    p.add_argument("--seeds-large", type=int, default=4,
+                   help="seeds at d > 1000 in the left panel (default 4)")
+
+
+def main(argv=None) -> int:
+    return c.run_figure("fig3", curves, draw, argv, __doc__.splitlines()[0], seeds=8, t_max=30.0,
+                        add_args=add_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
