@@ -90,7 +90,17 @@ def _loss_terms_array(loss_code, act_code, L, y, r):
 
 @dataclass(frozen=True)
 class Loss:
-    """Base class of sample losses. Subclasses set ``code`` and ``name``."""
+    """Base class of sample losses. Subclasses set ``code`` and ``name``.
+
+    docs/theory.md eqs. 1.2-1.3. ``LOSSES`` maps the names used by the CLI and ``Problem`` to
+    instances.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> sorted(qd.LOSSES), isinstance(qd.LOSSES["square"], qd.Loss)
+    (['logistic', 'square', 'squared-hinge'], True)
+    """
 
     code = -1
     name = "abstract"

@@ -42,7 +42,20 @@ class Clusters:
 
 @dataclass(frozen=True)
 class Mixture:
-    """Base class of the data models: sample ratio ``alpha`` = n/d and noise variance ``delta``."""
+    """Base class of the data models: sample ratio ``alpha`` = n/d and noise variance ``delta``.
+
+    Subclasses (``TwoCluster``, ``ThreeCluster``, ``PureNoise``) give the centres, labels and
+    activation of docs/theory.md eq. 1.1 and ``gen_error(m, C)``, eqs. 4.2-4.3. ``alpha`` > 0,
+    ``delta`` > 0, else ParameterError.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> sorted(qd.MIXTURES), qd.MIXTURES["two"] is qd.TwoCluster
+    (['noise', 'three', 'two'], True)
+    >>> isinstance(qd.PureNoise(alpha=0.5, delta=1.0), qd.Mixture)
+    True
+    """
 
     alpha: float
     delta: float

@@ -70,7 +70,17 @@ class Chain:
 
 
 class SelectionProcess:
-    """Base class: ``chain(eta)`` returns the validated discrete-time law at step size eta."""
+    """Base class: ``chain(eta)`` returns the validated discrete-time law at step size eta.
+
+    The law is the two-state Markov chain of docs/theory.md eq. 2.2; ``params()`` gives the
+    JSON-ready parameters. ``SCHEDULES`` maps the CLI names to the subclasses.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> sorted(qd.SCHEDULES), qd.SGD(0.5).params()
+    (['gd', 'persistent', 'sgd'], {'schedule': 'sgd', 'b': 0.5})
+    """
 
     name = "abstract"
 
