@@ -85,13 +85,14 @@ def _resolve_loss(loss) -> Loss:
     return loss
 
 
-def prox(loss: Loss, omega, V: float, *, tol: float = 1e-13, max_iter: int = 100) -> np.ndarray:
+def prox(loss: Loss, omega, V: float, *, tol: float = 1e-13, max_iter: int = 300) -> np.ndarray:
     """u = argmin_u [ l(u) + (u - omega)^2 / (2 V) ], i.e. the root of u + V l'(u) = omega.
 
     The map u -> u + V l'(u) is increasing with slope 1 + V l'' >= 1 (l convex), so Newton's
     method converges; it is kept inside the bracket [omega, omega + V |l'(omega)|] (l' <= 0
-    increasing), falling back to bisection, which makes it safe at kinks of l''.
-    Raises ConvergenceError if the residual is not below ``tol`` after ``max_iter`` steps.
+    increasing), bisecting every other step, which makes it safe where Newton would cycle.
+    Raises ConvergenceError if the residual is not below ``tol (1 + |omega| + V)`` after ``max_iter``
+    steps.
     """
     omega = np.asarray(omega, dtype=float)
     ones = np.ones_like(omega)
@@ -99,15 +100,18 @@ def prox(loss: Loss, omega, V: float, *, tol: float = 1e-13, max_iter: int = 100
     lo = omega.copy()
     hi = omega + V * np.abs(loss.terms(ones, omega)[1])
     u = omega.copy()
-    for _ in range(max_iter):
+    for iteration in range(max_iter):
         _, d1, d2 = loss.terms(ones, u)
         resid = u + V * d1 - omega
-        if np.all(np.abs(resid) <= tol * (1.0 + np.abs(omega))):
+        if np.all(np.abs(resid) <= tol * (1.0 + np.abs(omega) + V)):
             return u
         lo = np.where(resid < 0, u, lo)
         hi = np.where(resid > 0, u, hi)
         step = u - resid / (1.0 + V * d2)
-        u = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        # Newton can cycle when V l'' is large; every other step bisects, so the bracket at least
+        # halves every two iterations whatever Newton does.
+        newton_ok = (step > lo) & (step < hi) & (iteration % 2 == 0)
+        u = np.where(newton_ok, step, 0.5 * (lo + hi))
     raise ConvergenceError(f"prox did not converge in {max_iter} Newton steps (V = {V})")
 
 
