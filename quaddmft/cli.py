@@ -38,11 +38,11 @@ DEFAULTS = {
 
 # Option name for a constructor argument whose name differs from it.
 ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
-           "n_replicates": "replicates"}
+           "n_replicates": "replicates", "n_paths": "points", "n_path_replicates": "replicates"}
 
 PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "R", "m0",
                 "schedule", "b", "tau", "law"]
-SOLVE_KEYS = ["rule", "points", "h0_nodes", "replicates", "seed"]
+SOLVE_KEYS = ["rule", "points", "h0_nodes", "replicates", "seed", "level", "kl_tol", "target"]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
 OUTPUT_KEYS = ["json", "save", "plot", "progress"]
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
@@ -53,6 +53,11 @@ _STRING_KEYS = {"model", "loss", "schedule", "law", "rule", "json", "save", "plo
 
 # --------------------------------------------------------------------------------------------
 # argument parsing
+
+
+def _level(text: str):
+    """--level: an integer or the word 'auto' (validated by quaddmft.Quadrature)."""
+    return text if text == "auto" else int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,11 +110,17 @@ def _parser() -> argparse.ArgumentParser:
                            help="solve the d -> infinity DMFT equations",
                            description="Solve the discrete-time DMFT equations.")
     g = solve.add_argument_group("averaging rule", "Options not given keep the rule's own "
-                                 "defaults (see quaddmft.QMC, quaddmft.MonteCarlo).")
-    g.add_argument("--rule", metavar="qmc|montecarlo",
-                   help="randomized quasi-Monte Carlo or plain Monte Carlo (default qmc)")
+                                 "defaults (see quaddmft.QMC, quaddmft.MonteCarlo, "
+                                 "quaddmft.Quadrature).")
+    g.add_argument("--rule", metavar="qmc|montecarlo|quadrature",
+                   help="randomized quasi-Monte Carlo, plain Monte Carlo, or deterministic "
+                        "Karhunen-Loeve x sparse-grid quadrature (default qmc)")
     g.add_argument("--points", type=int, help="qmc: Sobol' points per replicate (a power of 2); "
-                                              "montecarlo: samples per replicate")
+                                              "montecarlo: samples per replicate; quadrature: "
+                                              "Sobol' selection paths (b < 1, long horizons)")
+    g.add_argument("--level", type=_level, help="quadrature: Smolyak level (int >= 1) or 'auto'")
+    g.add_argument("--kl-tol", type=float, help="quadrature: discarded KL variance fraction")
+    g.add_argument("--target", type=float, help="quadrature, level auto: gen_error indicator target")
     g.add_argument("--h0-nodes", type=int, help="qmc: Gauss-Hermite nodes for h0")
     g.add_argument("--replicates", type=int, help="independent replicates for the error "
                                                   "estimate, >= 2")
@@ -262,7 +273,7 @@ def _method(result) -> str:
     """How the curves were obtained, from the result's own parameters."""
     p = result.params
     if result.kind == "dmft":
-        sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates")
+        sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates", "level")
                           if k in p)
         return f"DMFT, {p.get('rule', '?')} rule ({sizes})"
     return f"simulation, d={p.get('d', '?')}, {p.get('seeds', '?')} seeds"

@@ -155,3 +155,14 @@ def test_python_dash_m():
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "quaddmft: error: alpha = -1.0 is outside the allowed range (0.0, inf)"
+
+
+def test_quadrature_rule_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "q.json"
+    code, _, _ = run(["solve", "--schedule", "gd", "--R", "0", "--t-max", "0.2", "--rule", "quadrature",
+                      "--level", "3", "--json", str(out), "--no-progress"], capsys)
+    assert code == 0
+    data = check_json(out, "_err")
+    assert data["params"]["rule"] == "quadrature" and data["params"]["level"] == 3
+    # First GD step from w = 0 is the Bayes-optimal error, exactly.
+    assert abs(data["gen_error"][1] - qd.bayes_optimal_error(2.0, 0.5)) < 1e-9
