@@ -1,0 +1,127 @@
+"""Deterministic test-local averaging rules for the property tests.
+
+* ``PathEnumeration``: every one of the 2^(K+1) selection paths with its exact Markov probability
+  (``_selection.path_probability``) times a fixed, antithetic set of Gaussian nodes (h(0) and the
+  innovations of xi) and Gauss-Hermite nodes for h0. The selection average is exact; the Gaussian
+  one is a fixed rule, identical for every schedule, so comparisons between schedules at equal
+  law are exact to round-off.
+* ``SigmaPoints``: the 2 n points +-sqrt(n) e_i (n = K+1 Gaussian dimensions), exact for every
+  polynomial of degree <= 3: the square-loss dynamics is linear, so every kernel is a quadratic
+  form of the Gaussians and this rule gives the exact DMFT.
+* ``Relabelled``: wraps a rule and maps every node to its image under c -> -c (h0, h(0) and the
+  innovations negated, y replaced by the label of cluster -c): an exact symmetry of the mixtures.
+
+They return the same nodes for every replicate (error estimate 0; the solver needs >= 2).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from quaddmft._averaging import AveragingRule, NodeSet, gauss_hermite
+from quaddmft._selection import path_probability
+
+
+def all_paths(K: int) -> np.ndarray:
+    """The 2^(K+1) binary paths s(0..K), shape (2^(K+1), K+1)."""
+    return np.array(list(itertools.product((0.0, 1.0), repeat=K + 1)))
+
+
+def _tensor(parts):
+    """Tensor product of node sets given as (weights (n_i,), dict of arrays with n_i rows)."""
+    weight = np.ones(1)
+    arrays: dict = {}
+    for w, fields in parts:
+        n_old, n_new = weight.size, w.size
+        weight = np.repeat(weight, n_new) * np.tile(w, n_old)
+        arrays = {k: np.repeat(v, n_new, axis=0) for k, v in arrays.items()}
+        for k, v in fields.items():
+            arrays[k] = np.tile(v, (n_old,) + (1,) * (v.ndim - 1))
+    return weight, arrays
+
+
+@dataclass(frozen=True)
+class PathEnumeration(AveragingRule):
+    n_gauss: int = 8  # antithetic pairs of Gaussian vectors (h_init, innovations)
+    n_h0: int = 3
+    full_clusters: bool = False
+    gauss_seed: int = 12345
+    n_replicates: int = 2
+    seed: int = 0
+    name = "path-enumeration"
+
+    def nodes(self, problem, chain, K, rng):
+        clusters = problem.mixture.clusters() if self.full_clusters else problem.mixture.reduced_clusters()
+        paths = np.ones((1, K + 1)) if chain.deterministic else all_paths(K)
+        prob = path_probability(chain, paths)
+        g = np.random.default_rng(self.gauss_seed).standard_normal((self.n_gauss, K + 1))
+        g = np.concatenate([g, -g])
+        h0, h0_w = gauss_hermite(self.n_h0)
+        weight, a = _tensor([
+            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
+            (h0_w, {"h0": h0}),
+            (np.full(g.shape[0], 1.0 / g.shape[0]), {"g": g}),
+            (prob, {"s": paths}),
+        ])
+        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["g"][:, 0].copy(),
+                       innovations=np.ascontiguousarray(a["g"][:, 1:]), s=np.ascontiguousarray(a["s"]))
+
+    def params(self):
+        return {"rule": self.name, "n_gauss": self.n_gauss, "n_h0": self.n_h0}
+
+
+@dataclass(frozen=True)
+class SigmaPoints(AveragingRule):
+    n_replicates: int = 2
+    seed: int = 0
+    name = "sigma-points"
+
+    def nodes(self, problem, chain, K, rng):
+        if not chain.deterministic:
+            raise ValueError("SigmaPoints is for full-batch runs")
+        n = K + 1
+        g = np.sqrt(n) * np.concatenate([np.eye(n), -np.eye(n)])
+        clusters = problem.mixture.clusters()
+        h0, h0_w = gauss_hermite(2)  # degree 3 in h0 too
+        weight, a = _tensor([
+            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
+            (h0_w, {"h0": h0}),
+            (np.full(2 * n, 1.0 / (2 * n)), {"g": g}),
+        ])
+        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["g"][:, 0].copy(),
+                       innovations=np.ascontiguousarray(a["g"][:, 1:]), s=np.ones((weight.size, K + 1)))
+
+    def params(self):
+        return {"rule": self.name}
+
+
+@dataclass(frozen=True)
+class Relabelled(AveragingRule):
+    inner: AveragingRule = None
+    name = "relabelled"
+
+    @property
+    def n_replicates(self):
+        return self.inner.n_replicates
+
+    @property
+    def seed(self):
+        return self.inner.seed
+
+    def replicate_generators(self):
+        return self.inner.replicate_generators()
+
+    def nodes(self, problem, chain, K, rng):
+        nodes = self.inner.nodes(problem, chain, K, rng)
+        full = problem.mixture.clusters()
+        label_of = {float(c): float(y) for c, y in zip(full.c, full.y)}
+        return NodeSet(
+            weight=nodes.weight, c=-nodes.c, y=np.array([label_of[float(-c)] for c in nodes.c]),
+            h0=-nodes.h0, h_init=-nodes.h_init, innovations=-nodes.innovations, s=nodes.s,
+        )
+
+    def params(self):
+        return {"rule": self.name, "inner": self.inner.params()}
