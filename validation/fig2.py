@@ -60,7 +60,7 @@ def draw(rows, args, png):
     rule = rows[0]["curve"].rule
     fig.suptitle(
         f"Fig. 2: three-cluster door model, α = {ALPHA:g}, Δ = {DELTA:g}, L = {L:g}, "
-        f"η = {ETA:g}, R = {R:g}. Lines: DMFT ({c.rule_text(rule)}, ± 2 s.e.), "
+        f"η = {ETA:g}, R = {R:g}.\nLines: DMFT ({c.rule_text(rule)}, ± 2 s.e.), "
         f"m0 = √(2R/πd) = {qd.finite_d_m0(R, D):.2e} (d = {D}); symbols: simulation at d = {D}, "
         f"{args.seeds} seeds (± 1 s.e.m.). Insets: C(t,t).", fontsize=8.5)
     fig.savefig(png, dpi=130)

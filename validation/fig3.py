@@ -74,7 +74,7 @@ def draw(rows, args, png):
         inset.set_xlim(0, args.t_max)
     axes[0].set_ylim(0.0, 0.52)
     axes[0].legend(loc="upper left", bbox_to_anchor=(0.0, 0.78), fontsize=7, ncol=1)
-    axes[1].set_ylim(bayes - 0.01, 0.2)
+    axes[1].set_ylim(bayes - 0.01, 0.25)
     axes[1].legend(loc="upper left", fontsize=8)
     axes[0].set_ylabel("generalisation error")
     ds = sorted({r["curve"].d for r in left})
