@@ -11,11 +11,13 @@
 * A ```toml block whose first line is ``# file: NAME`` is written to NAME first.
 * The ``>>>`` examples in the docstrings of every quaddmft module run (doctest).
 * Every option and public name mentioned in docs/ exists, and every one that exists is documented;
+  the signatures and defaults written in docs/api.md and docs/numerics.md match the code;
   every docs/theory.md equation number cited in a docstring exists in docs/theory.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import pkgutil
@@ -155,3 +157,57 @@ def test_cited_theory_equations_exist():
         for first, last in cite.findall(path.read_text()):
             for number in filter(None, (first, last)):
                 assert number in tags, f"{path.name} cites docs/theory.md eq. {number}"
+
+
+def documented_signatures():
+    """(name, argument text) of the signatures in api.md headings and bullets and numerics.md
+    section headings, e.g. ``qd.QMC(n_points=256, n_h0=8, n_replicates=16, seed=0)``."""
+    api = (DOCS / "api.md").read_text()
+    numerics = (DOCS / "numerics.md").read_text()
+    starts = re.compile(r"^(?:### |- |## \d+\. )`(?:qd\.)?(\w+)\(", re.M)
+    out = []
+    for text in (api, numerics):
+        for match in starts.finditer(text):
+            depth, i = 1, match.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(text[i], 0)
+                i += 1
+            out.append((match.group(1), text[match.end(): i - 1]))
+    return out
+
+
+def split_arguments(text: str):
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [p for p in parts + [current.strip()] if p and p not in ("*", "...")]
+
+
+def test_documented_signatures_and_defaults_match_the_code():
+    import inspect
+
+    checked = 0
+    for name, arguments in documented_signatures():
+        obj = getattr(qd, name, None)
+        if obj is None or (isinstance(obj, type) and issubclass(obj, BaseException)):
+            continue  # a module-private name, or an exception shown with its base class
+        params = inspect.signature(obj).parameters
+        for argument in split_arguments(" ".join(arguments.split())):
+            key, _, default = argument.partition("=")
+            key = key.strip()
+            assert key in params, f"{name}: documented argument {key!r} does not exist"
+            if default:
+                actual = params[key].default
+                if dataclasses.is_dataclass(obj):
+                    field = {f.name: f for f in dataclasses.fields(obj)}.get(key)
+                    if field is not None and field.default_factory is not dataclasses.MISSING:
+                        actual = field.default_factory()
+                value = eval(default, vars(qd))
+                assert actual == value, f"{name}({key}=...): documented {default}, code {actual!r}"
+            checked += 1
+    assert checked > 30
