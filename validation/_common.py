@@ -218,14 +218,15 @@ def reference_line(ax, value: float, label: str, colour="grey"):
     ax.axhline(value, ls="--", color=colour, lw=1.0, label=f"{label} ({value:.4f})")
 
 
-def new_figure(ncols=2, figsize=(13.0, 5.4)):
+def new_figure(ncols=2, figsize=(13.0, 5.4), boxes=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols)
-    insets = [ax.inset_axes([0.56, 0.47, 0.41, 0.4]) for ax in axes]
+    boxes = boxes or (None,) * ncols
+    insets = [ax.inset_axes(box or [0.56, 0.47, 0.41, 0.4]) for ax, box in zip(axes, boxes)]
     return fig, axes, insets
 
 

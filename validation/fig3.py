@@ -81,11 +81,11 @@ def draw(rows, args, png):
     axes[0].set_title(
         f"three clusters, α = {LEFT['alpha']:g}, Δ = {LEFT['delta']:g}, L = {LEFT['L']:g}, λ = 0, "
         f"R = {LEFT['R']:g}; solid GD, dashed P-SGD (linear law)\n"
-        f"DMFT from m0 = √(2R/πd): {c.finite_d_note(LEFT['R'], ds)}; seeds: "
+        f"DMFT from m0 = √(2R/πd): {c.finite_d_note(LEFT['R'], ds)}\nseeds: "
         + ", ".join(f"{seeds_at(d, args)} at d={d}" for d in ds), fontsize=8)
     axes[1].set_title(
         f"two clusters, α = {RIGHT['alpha']:g}, Δ = {RIGHT['delta']:g}, λ = 0, R = {RIGHT['R']:g}, "
-        f"b = {b_text()}; P-SGD linear law, SGD i.i.d. batches; d = 500, {args.seeds} seeds",
+        f"b = {b_text()}\nP-SGD linear law, SGD i.i.d. batches; d = 500, {args.seeds} seeds",
         fontsize=8)
     rule = rows[0]["curve"].rule
     fig.suptitle(f"Fig. 3 (η = 0.2). Lines: DMFT ({c.rule_text(rule)}, ± 2 s.e.); "

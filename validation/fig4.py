@@ -42,7 +42,8 @@ def curves(args):
 
 
 def draw(rows, args, png):
-    fig, axes, insets = c.new_figure()
+    # left: the curves fill the upper half, so its inset goes to the lower right
+    fig, axes, insets = c.new_figure(boxes=([0.56, 0.07, 0.41, 0.33], None))
     bayes = qd.bayes_optimal_error(LEFT["alpha"], LEFT["delta"])
     oracle = qd.oracle_error(RIGHT["delta"])
     c.draw_panel(axes[0], insets[0], [r for r in rows if r["curve"].panel == "left"])
