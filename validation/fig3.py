@@ -36,14 +36,18 @@ def curves(args):
     rule = c.rule(seed=args.seed)
     out = []
     three = qd.ThreeCluster(LEFT["alpha"], LEFT["delta"], LEFT["L"])
+    # P-SGD escapes slowly, so the QMC rule's own symmetry breaking (its points are not
+    # symmetric under h -> -h) competes with m0 at d >= 5000 unless the rule is finer.
+    psgd_rule = c.rule(n_points=args.psgd_points, seed=args.seed)
     for d in args.dims:
         colour = DIM_COLOURS.get(d, "k")
-        for name, schedule, style, marker in (
-                ("GD", qd.FullBatch(), "-", "o"),
-                ("P-SGD b = 1/τ = 0.3", qd.PersistentSGD(0.3, 1 / 0.3, law="linear"), "--", "s")):
+        for name, schedule, style, marker, r in (
+                ("GD", qd.FullBatch(), "-", "o", rule),
+                ("P-SGD b = 1/τ = 0.3", qd.PersistentSGD(0.3, 1 / 0.3, law="linear"), "--", "s",
+                 psgd_rule)):
             problem = qd.Problem(three, "logistic", lam=0.0, R=LEFT["R"], m0="finite-d", m0_d=d)
             out.append(c.Curve("left", f"{name}, d = {d}", problem, schedule, LEFT["eta"],
-                               args.t_max, rule, d, seeds_at(d, args), colour=colour,
+                               args.t_max, r, d, seeds_at(d, args), colour=colour,
                                style=style, marker=marker, seed=args.seed))
     two = qd.TwoCluster(RIGHT["alpha"], RIGHT["delta"])
     b = RIGHT["b"]
@@ -80,7 +84,7 @@ def draw(rows, args, png):
     ds = sorted({r["curve"].d for r in left})
     axes[0].set_title(
         f"three clusters, α = {LEFT['alpha']:g}, Δ = {LEFT['delta']:g}, L = {LEFT['L']:g}, λ = 0, "
-        f"R = {LEFT['R']:g}; solid GD, dashed P-SGD (linear law)\n"
+        f"R = {LEFT['R']:g}; solid GD, dashed P-SGD (linear law; DMFT {args.psgd_points} pts)\n"
         f"DMFT from m0 = √(2R/πd): {c.finite_d_note(LEFT['R'], ds)}\nseeds: "
         + ", ".join(f"{seeds_at(d, args)} at d={d}" for d in ds), fontsize=8)
     axes[1].set_title(
@@ -101,6 +105,8 @@ def b_text():
 def add_args(p):
     p.add_argument("--dims", type=int, nargs="+", default=[500, 1000, 5000, 10000],
                    help="simulation dimensions of the left panel (default 500 1000 5000 10000)")
+    p.add_argument("--psgd-points", type=int, default=512,
+                   help="QMC points of the left panel's P-SGD DMFT (default 512; others 128)")
     p.add_argument("--seeds-large", type=int, default=4,
                    help="seeds at d > 1000 in the left panel (default 4)")
 
