@@ -160,8 +160,12 @@ def horizons(low: int = 3, high: int = 12):
 
 
 def small_rules(seed=None):
-    """Cheap QMC rules (32 Sobol' points x 4 Gauss-Hermite nodes x 4 replicates)."""
-    return st.builds(QMC, n_points=st.just(32), n_h0=st.just(4), n_replicates=st.just(4),
+    """Cheap QMC rules (32 Sobol' points x 8 Gauss-Hermite nodes for h0 x 4 replicates).
+
+    Fewer h0 nodes bias sharp observables without the replicate spread showing it (4 nodes: the
+    training accuracy off by 7e-3 at Delta = 0.25); use larger rules to compare with simulations.
+    """
+    return st.builds(QMC, n_points=st.just(32), n_h0=st.just(8), n_replicates=st.just(4),
                      seed=st.integers(0, 2**16) if seed is None else st.just(seed))
 
 

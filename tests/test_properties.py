@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import quaddmft as qd
@@ -26,7 +26,8 @@ from strategies import (
 
 CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
 KERNELS = ("Gamma", "M_C", "mu", "R", "P", "C_perp")
-SMALL_QMC = qd.QMC(n_points=32, n_h0=4, n_replicates=4, seed=3)
+SMALL_QMC = qd.QMC(n_points=32, n_h0=4, n_replicates=4, seed=3)  # exact comparisons only
+NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
 
 
 def assert_finite(res):
@@ -165,15 +166,21 @@ def test_continuous_time_limit_is_first_order(problem):
 
 
 @pytest.mark.slow
-@settings(max_examples=4)
-@given(problem=problems(mixture=mixtures(("two",)), loss=st.just("logistic"), lam=lams(0.0, 0.5)),
-       b=batch_fractions(0.2, 0.8), tau=st.floats(0.5, 3.0))
-def test_continuous_time_limit_is_first_order_persistent_deep(problem, b, tau):
-    """Persistent-SGD with tau fixed in time units (exact law), eta = 0.1, 0.05, 0.025, t <= 1."""
-    rule = qd.QMC(n_points=2048, n_h0=8, n_replicates=8, seed=0)
-    order, e1, e2 = continuous_time_order(problem, lambda eta: qd.PersistentSGD(b, tau, law="exact"),
-                                          (0.1, 0.05, 0.025), [0.2, 0.4, 0.6, 0.8, 1.0], rule)
-    assert 0.7 <= order <= 1.4, (order, e1, e2)
+@settings(max_examples=12, phases=NO_SHRINK)  # each example costs ~10 s: report, do not shrink
+@given(problem=problems(mixture=st.builds(qd.TwoCluster, alphas(0.3, 4.0), deltas(0.1, 2.0)),
+                        loss=st.just("logistic"), lam=lams(0.0, 1.0),
+                        R=init_variances(0.1, 1.5)))
+def test_continuous_time_limit_is_first_order_deep(problem):
+    """As the fast version, over wider parameters and a finer rule. (The squared hinge is left out:
+    its discontinuous l'' makes the QMC error (6e-4) comparable to the differences at R ~ 1.
+    Persistent-SGD is not covered either:
+    its selection-path sampling error, 6e-4 with 2048 x 8 x 8 QMC nodes at b = 0.5, tau = 1, is
+    as large as the differences to resolve -- a job for exact path quadrature.)"""
+    rule = qd.QMC(n_points=2048, n_h0=8, n_replicates=4, seed=0)
+    eta = min(0.2, 0.1 * stability_limit(problem))
+    order, e1, e2 = continuous_time_order(problem, lambda eta: qd.FullBatch(), (eta, eta / 2, eta / 4),
+                                          [2 * eta, 4 * eta, 6 * eta, 8 * eta, 10 * eta], rule)
+    assert 0.8 <= order <= 1.3, (order, e1, e2)
 
 
 # ---------------------------------------------------------------------------- selection law
@@ -332,8 +339,10 @@ FINITE_D_COEFFICIENT = 4.0  # as in test_dmft_vs_simulator: O(1/d) self-averagin
 
 
 def check_dmft_against_simulation(problem, schedule, eta, K, d, seeds):
+    # n_h0 = 8: with 4 Gauss-Hermite nodes for h0 the training accuracy at small Delta is biased
+    # by 7e-3, invisibly to the replicate spread (see the report of issue 5).
     dmft = qd.solve(problem, schedule, eta=eta, t_max=K * eta,
-                    rule=qd.QMC(n_points=64, n_h0=4, n_replicates=8, seed=0))
+                    rule=qd.QMC(n_points=64, n_h0=8, n_replicates=8, seed=0))
     sim = qd.simulate(problem, schedule, eta=eta, t_max=K * eta, d=d, seeds=seeds, seed=1)
     assert_finite(dmft)
     assert_finite(sim)
