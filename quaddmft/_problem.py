@@ -62,6 +62,9 @@ class Mixture:
 
     activation_code = ACT_LINEAR
     name = "abstract"
+    # True when the loss is invariant under w -> -w (even activation): then m = 0 is a symmetric
+    # state of the d -> infinity dynamics, which averaging rules must not break themselves.
+    w_sign_symmetric = False
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0))
@@ -144,6 +147,7 @@ class ThreeCluster(Mixture):
     L_: float = field(default=0.7)
     activation_code = ACT_DOOR
     name = "three"
+    w_sign_symmetric = True
 
     def __init__(self, alpha: float, delta: float, L: float):
         object.__setattr__(self, "alpha", alpha)

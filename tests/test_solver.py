@@ -184,3 +184,18 @@ def test_same_seed_same_result_and_seed_matters():
     other = qd.solve(problem, qd.SGD(0.5), eta=0.2, t_max=1.0, rule=qd.QMC(n_points=32, n_h0=2, n_replicates=2, seed=4))
     np.testing.assert_array_equal(one.gen_error, two.gen_error)
     assert not np.array_equal(one.gen_error, other.gen_error)
+
+
+def test_three_cluster_symmetric_state_is_not_kicked_by_the_rule():
+    """w -> -w symmetry: from m0 = 0 the DMFT stays at m = 0 (antithetic pairs make the QMC node
+    set symmetric), and m0 -> -m0 only flips the sign of m."""
+    mixture = qd.ThreeCluster(alpha=3.0, delta=0.1, L=0.7)
+    rule = qd.QMC(n_points=32, n_h0=4, n_replicates=2)
+    flat = qd.solve(qd.Problem(mixture, "logistic", R=0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
+    assert np.abs(flat.m).max() < 1e-14
+    np.testing.assert_allclose(flat.gen_error, 0.5, atol=1e-12)
+    up = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
+    down = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=-0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
+    # Exact in exact arithmetic; round-off (different summation order) grows to ~1e-10 by t = 4.
+    np.testing.assert_allclose(down.m, -up.m, rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(down.gen_error, up.gen_error, rtol=1e-8)
