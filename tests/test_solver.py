@@ -194,8 +194,9 @@ def test_three_cluster_symmetric_state_is_not_kicked_by_the_rule():
     flat = qd.solve(qd.Problem(mixture, "logistic", R=0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
     assert np.abs(flat.m).max() < 1e-14
     np.testing.assert_allclose(flat.gen_error, 0.5, atol=1e-12)
-    up = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
-    down = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=-0.01), qd.FullBatch(), eta=0.1, t_max=4.0, rule=rule)
-    # Exact in exact arithmetic; round-off (different summation order) grows to ~1e-10 by t = 4.
+    up = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=0.01), qd.FullBatch(), eta=0.1, t_max=1.5, rule=rule)
+    down = qd.solve(qd.Problem(mixture, "logistic", R=0.01, m0=-0.01), qd.FullBatch(), eta=0.1, t_max=1.5, rule=rule)
+    # Exact in exact arithmetic; the escape from m = 0 is unstable and amplifies round-off
+    # (different summation order) by ~4x per step, so compare before it reaches 1e-8.
     np.testing.assert_allclose(down.m, -up.m, rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(down.gen_error, up.gen_error, rtol=1e-8)
