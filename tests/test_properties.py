@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quaddmft as qd
@@ -27,7 +27,6 @@ from strategies import (
 CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
 KERNELS = ("Gamma", "M_C", "mu", "R", "P", "C_perp")
 SMALL_QMC = qd.QMC(n_points=32, n_h0=4, n_replicates=4, seed=3)  # exact comparisons only
-NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
 
 
 def assert_finite(res):
@@ -155,28 +154,14 @@ def test_continuous_time_limit_is_first_order(problem):
 
     The second-order term shifts the observed order by O(eta) (measured 1.08-1.13 at alpha = 2,
     Delta = 0.5, lambda = 0.1, R = 0.5; 1.06-1.10 at alpha = Delta = 1, R = 1), far from 2 (a second-order scheme) or 0 (no limit);
-    the QMC error (~3e-5) must be small against the differences (~3e-3), which is checked."""
+    the QMC error (~3e-5) must be small against the differences (~3e-3), which is checked.
+    No deep variant yet: wider ranges need more nodes than CI affords to keep the QMC error 10
+    times below the differences (at alpha = 2.7, Delta = 1, R = 1 it is 1/9.7 with 1024 x 6 x 4
+    nodes), and over 10 coarse steps the training loss can be pre-asymptotic (alpha = 4,
+    Delta = 1.7, R = 1.3: order 0.64; 0.91-1.05 over 40 steps)."""
     rule = qd.QMC(n_points=1024, n_h0=6, n_replicates=4, seed=0)  # 128 points: error ~ differences
     # Asymptotic regime: the largest step is a tenth of the stability limit (the first failing
     # draw, eta = 0.2 at 0.4 of the limit, showed an observed order 0.74: pre-asymptotic).
-    eta = min(0.2, 0.1 * stability_limit(problem))
-    order, e1, e2 = continuous_time_order(problem, lambda eta: qd.FullBatch(), (eta, eta / 2, eta / 4),
-                                          [2 * eta, 4 * eta, 6 * eta, 8 * eta, 10 * eta], rule)
-    assert 0.8 <= order <= 1.3, (order, e1, e2)
-
-
-@pytest.mark.slow
-@settings(max_examples=12, phases=NO_SHRINK)  # each example costs ~10 s: report, do not shrink
-@given(problem=problems(mixture=st.builds(qd.TwoCluster, alphas(0.3, 4.0), deltas(0.1, 2.0)),
-                        loss=st.just("logistic"), lam=lams(0.0, 1.0),
-                        R=init_variances(0.1, 1.5)))
-def test_continuous_time_limit_is_first_order_deep(problem):
-    """As the fast version, over wider parameters and a finer rule. (The squared hinge is left out:
-    its discontinuous l'' makes the QMC error (6e-4) comparable to the differences at R ~ 1.
-    Persistent-SGD is not covered either:
-    its selection-path sampling error, 6e-4 with 2048 x 8 x 8 QMC nodes at b = 0.5, tau = 1, is
-    as large as the differences to resolve -- a job for exact path quadrature.)"""
-    rule = qd.QMC(n_points=2048, n_h0=8, n_replicates=4, seed=0)
     eta = min(0.2, 0.1 * stability_limit(problem))
     order, e1, e2 = continuous_time_order(problem, lambda eta: qd.FullBatch(), (eta, eta / 2, eta / 4),
                                           [2 * eta, 4 * eta, 6 * eta, 8 * eta, 10 * eta], rule)
