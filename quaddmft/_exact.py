@@ -35,7 +35,8 @@ def _mp_moments(alpha, delta, f, n_nodes=400):
     centre, half = 0.5 * (hi + lo), 0.5 * (hi - lo)
     nodes, weights = leggauss(n_nodes)
     theta = 0.5 * math.pi * (nodes + 1.0)
-    x = centre - half * np.cos(theta)
+    # x - lo = half (1 - cos theta) written without cancellation (matters when lo = 0, alpha = 1)
+    x = lo + 2.0 * half * np.sin(0.5 * theta) ** 2
     density = half**2 * np.sin(theta) ** 2 / (2.0 * math.pi * delta * x)
     total = 0.5 * math.pi * (weights * density) @ f(x)
     if alpha < 1.0:

@@ -198,7 +198,8 @@ class PersistentSGD(SelectionProcess):
                     f"[0, 1], i.e. tau >= eta*max(1, (1-b)/b) = {tau_min!r}. "
                     f"Use law='exact' (exact one-step law of the continuous-time chain) instead."
                 )
-            return Chain(b, eta / tau, 1.0 - eta * (1.0 - b) / (b * tau))
+            # At the boundary tau = eta (1-b)/b, round-off can give -2e-16: the value is 0.
+            return Chain(b, eta / tau, max(0.0, 1.0 - eta * (1.0 - b) / (b * tau)))
         decay = -math.expm1(-eta / (b * tau))  # 1 - exp(-eta/(b tau)), accurate for small eta
         return Chain(b, b * decay, 1.0 - (1.0 - b) * decay)
 

@@ -7,7 +7,7 @@ fixed-point iteration to converge. Each step:
 
 1. the Cholesky row k-1 of M_C (to draw xi(k-1) for every node),
 2. the numba kernel ``effective_step`` (h(k), r(k), losses, response row rho(k, .)),
-3. the kernel rows, as weighted averages over nodes (eqs. 3.3-3.5 of docs/theory.md):
+3. the kernel rows, as weighted averages over nodes (eqs. 3.5-3.7 of docs/theory.md):
        Gamma(k, l) = alpha Delta < s(k) Lambda''(r(k)) rho(k, l) >,
        M_C(k, k')  = alpha Delta < s(k) Lambda'(r(k)) s(k') Lambda'(r(k')) >,
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,

@@ -1,6 +1,6 @@
 r"""Weight-side recursions: linear and deterministic once the kernels are known.
 
-THEORY section 3 (docs/theory.md eqs. 3.6-3.9), with a = 1 - eta lambda:
+THEORY section 3 (docs/theory.md eqs. 3.8-3.11), with a = 1 - eta lambda:
 
     m(k+1)    = a m(k) - eta mu(k),                                   m(0) = m0
     P(k+1)    = a P(k) - eta sum_{l<=k} Gamma(k, l) P(l),             P(0) = 1
