@@ -29,6 +29,6 @@ __all__ = [
     "PersistentSGD", "Problem", "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD",
     "SelectionProcess", "SimulationResult", "Square", "ThreeCluster", "TwoCluster",
     "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
-    "simulate", "solve",
+    "simulate", "solve", "statics",
 ]
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from ._errors import ParameterError, check_int
+from ._errors import ParameterError, check_int, check_power_of_two
 from ._quadrature import gauss_hermite
 from ._selection import Chain, sample_paths
 
@@ -157,10 +157,7 @@ class QMC(AveragingRule):
     name = "qmc"
 
     def __post_init__(self):
-        n_points = check_int("n_points", self.n_points, low=2)
-        if n_points & (n_points - 1):
-            raise ParameterError(f"n_points = {n_points} must be a power of 2 (Sobol' balance)")
-        object.__setattr__(self, "n_points", n_points)
+        object.__setattr__(self, "n_points", check_power_of_two("n_points", self.n_points))
         object.__setattr__(self, "n_h0", check_int("n_h0", self.n_h0, low=1))
         object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))

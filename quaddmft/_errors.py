@@ -92,6 +92,14 @@ def check_int(name: str, value, *, low: int) -> int:
     return value
 
 
+def check_power_of_two(name: str, value) -> int:
+    """Return ``int(value)`` after checking it is a power of 2 >= 2 (Sobol' balance properties)."""
+    value = check_int(name, value, low=2)
+    if value & (value - 1):
+        raise ParameterError(f"{name} = {value} must be a power of 2 (Sobol' balance)")
+    return value
+
+
 def choose(name: str, value: str, table: dict):
     """Resolve a string at the edge (CLI, TOML) through one table; list valid names on failure."""
     try:

@@ -49,7 +49,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from ._averaging import QMC, RULES, AveragingRule, NodeSet
-from ._errors import ConvergenceError, ParameterError, check_int, check_real
+from ._errors import ConvergenceError, check_int, check_power_of_two, check_real
 from ._quadrature import KLModes, smolyak
 from ._selection import path_probability, sample_paths
 from ._solver import _Progress, causal_sweep, run_replicates
@@ -106,10 +106,7 @@ class Quadrature(AveragingRule):
         object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, low=1))
         object.__setattr__(self, "anderson", check_int("anderson", self.anderson, low=0))
         object.__setattr__(self, "enumerate_up_to", check_int("enumerate_up_to", self.enumerate_up_to, low=0))
-        n_paths = check_int("n_paths", self.n_paths, low=2)
-        if n_paths & (n_paths - 1):
-            raise ParameterError(f"n_paths = {n_paths} must be a power of 2 (Sobol' balance)")
-        object.__setattr__(self, "n_paths", n_paths)
+        object.__setattr__(self, "n_paths", check_power_of_two("n_paths", self.n_paths))
         object.__setattr__(self, "n_path_replicates", check_int("n_path_replicates", self.n_path_replicates, low=2))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
         object.__setattr__(self, "target", check_real("target", self.target, low=0.0))
@@ -153,11 +150,10 @@ class Quadrature(AveragingRule):
         h0, h_init, zeta, gw = self.gaussian_nodes(problem, modes, level)
         n_g, n_p, n_c = gw.size, len(path_weights), clusters.c.size
         ic, ip, ig = (a.ravel() for a in np.meshgrid(np.arange(n_c), np.arange(n_p), np.arange(n_g), indexing="ij"))
-        innovations = zeta[ig] if zeta.shape[1] else np.zeros((ig.size, 1))
         return NodeSet(
             weight=clusters.prob[ic] * path_weights[ip] * gw[ig],
             c=clusters.c[ic], y=clusters.y[ic], h0=h0[ig], h_init=h_init[ig],
-            innovations=np.ascontiguousarray(innovations),
+            innovations=np.ascontiguousarray(zeta[ig]),  # KLModes keeps >= 1 mode
             s=np.ascontiguousarray(paths[ip]),
         )
 
