@@ -29,7 +29,7 @@ from ._errors import DivergenceError, ParameterError, check_real
 from ._problem import Problem
 from ._result import DMFTResult
 from ._selection import Chain, FullBatch, SelectionProcess
-from ._sweep import cholesky_append_row, effective_step
+from ._sweep import cholesky_append_row, cholesky_jitter, effective_step
 from ._weights import WeightSide
 
 __all__ = ["solve", "horizon"]
@@ -131,13 +131,15 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     sqrt_R = math.sqrt(problem.R)
     n_cols = nodes.innovations.shape[1]
     noise_row = np.zeros(n_cols)
+    noise_scale = 0.0  # max_{i<k} M_C(i, i): the scale of the Cholesky jitter
 
     for k in range(K + 1):
         # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
         # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with KL modes.
         newest_sd = math.sqrt(delta) * weights.P[0] * sqrt_R if k == 0 else 0.0
         if k >= 1 and noise_map is None:
-            cholesky_append_row(chol, noise_cov, k - 1)
+            noise_scale = max(noise_scale, noise_cov[k - 1, k - 1])
+            cholesky_append_row(chol, noise_cov, k - 1, cholesky_jitter(k - 1, noise_scale))
             noise_row = np.ascontiguousarray(chol[k - 1, :n_cols])
             newest_sd = math.sqrt(delta) * eta * chol[k - 1, k - 1]
         elif k >= 1:

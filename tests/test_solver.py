@@ -9,7 +9,7 @@ import quaddmft as qd
 from quaddmft._exact import first_step_gen_error, marchenko_pastur_square_loss
 from quaddmft._selection import Chain
 from quaddmft._solver import causal_sweep
-from quaddmft._sweep import reference_step
+from quaddmft._sweep import cholesky_append_row, cholesky_jitter, reference_step
 from quaddmft._weights import WeightSide
 
 TWO = qd.TwoCluster(alpha=2.0, delta=0.5)
@@ -95,7 +95,9 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
     for k in range(K + 1):
         noise_row = np.zeros(K)
         if k:
-            noise_row[:k] = np.linalg.cholesky(M_C[:k, :k])[k - 1]
+            scale = np.maximum.accumulate(np.diag(M_C)[:k])
+            jitter = [cholesky_jitter(j, scale[j]) for j in range(k)]
+            noise_row[:k] = np.linalg.cholesky(M_C[:k, :k] + np.diag(jitter))[k - 1]
         newest_sd = math.sqrt(delta) * (eta * noise_row[k - 1] if k else math.sqrt(problem.R))
         value, _, correct = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
                                            math.sqrt(problem.R), weights.R[k], noise_row, newest_sd,
@@ -200,3 +202,44 @@ def test_three_cluster_symmetric_state_is_not_kicked_by_the_rule():
     # (different summation order) by ~4x per step, so compare before it reaches 1e-8.
     np.testing.assert_allclose(down.m, -up.m, rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(down.gen_error, up.gen_error, rtol=1e-8)
+
+
+def _gram_of_smooth_gradients(K, N=5000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.05, 1.0, K)
+    modes = np.stack([np.sin((j + 1) * t) / (j + 1) ** 3 for j in range(4)])
+    X = np.tanh(3 * rng.standard_normal((N, 4)) @ modes + 0.1 * np.outer(rng.standard_normal(N), t**2))
+    return X.T @ X / N
+
+
+def _causal_factor(M, jitter=cholesky_jitter):
+    chol, added = np.zeros_like(M), np.zeros(M.shape[0])
+    scale = np.maximum.accumulate(np.diag(M))
+    for j in range(M.shape[0]):
+        added[j] = jitter(j, scale[j])
+        cholesky_append_row(chol, M, j, added[j])
+    return chol, added
+
+
+@pytest.mark.parametrize("K", [120, 400])
+def test_causal_cholesky_is_accurate_on_a_rank_deficient_gram_matrix(K):
+    """M_C of full-batch GD is the Gram matrix of slowly varying per-node gradients: numerically
+    rank-deficient. Unpivoted Cholesky of such a matrix is not backward stable; with the jitter D
+    the factor must give L L^T = M + D to round-off, so xi has the covariance M_C up to a white
+    noise of relative variance <= 100 (j + 1) eps <= 1e-11 per step here."""
+    M = _gram_of_smooth_gradients(K)
+    scale = np.diag(M).max()
+    assert np.linalg.eigvalsh(M)[0] < 1e-13 * scale  # the hard case is exercised
+    plain, _ = _causal_factor(M, lambda j, s: 0.0)
+    assert np.abs(plain @ plain.T - M).max() > 1e-3 * scale  # ... and breaks the plain factor
+    chol, added = _causal_factor(M)
+    assert added.max() <= 1e-11 * scale
+    assert np.abs(chol @ chol.T - M - np.diag(added)).max() < 1e-13 * scale
+
+
+def test_causal_cholesky_of_a_well_conditioned_matrix_is_the_plain_one():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((60, 200))
+    M = A @ A.T / 200
+    chol, _ = _causal_factor(M)
+    np.testing.assert_allclose(chol, np.linalg.cholesky(M), rtol=0, atol=1e-11)
