@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._averaging import QMC, AveragingRule, NodeSet
+from ._averaging import QMC, AveragingRule, NodeSet, interpolated_accuracy
 from ._errors import DivergenceError, ParameterError, check_real
 from ._problem import Problem
 from ._result import DMFTResult
@@ -162,7 +162,8 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
         M_C[: k + 1, k] = M_C[k, : k + 1]
         mu[k] = alpha * (wg @ projection)
         train_loss[k] = alpha * (w @ loss_out)
-        train_accuracy[k] = w @ correct_out
+        newest = (nodes.h_init if k == 0 else nodes.innovations[:, k - 1]) if newest_sd > 0 else 0.0
+        train_accuracy[k] = interpolated_accuracy(nodes, r_out - newest_sd * newest, newest_sd, mixture)
         if not (np.all(np.isfinite(Gamma[k, : k + 1])) and np.isfinite(M_C[k, k])
                 and np.isfinite(mu[k]) and np.isfinite(train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")

@@ -53,6 +53,37 @@ def correct_probability(act_code, L, y, rbar, sd):
     return _normal_cdf(y * rbar / sd)
 
 
+@numba.njit(cache=True)
+def correct_probability_array(act_code, L, y, rbar, sd):
+    """``correct_probability`` elementwise over arrays y, rbar (a common sd)."""
+    out = np.empty(rbar.size)
+    for i in range(rbar.size):
+        out[i] = correct_probability(act_code, L, y[i], rbar[i], sd)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
+    """Mean over the fine h0 grid of P(y phi(N(rbar(h0), sd^2)) > 0), rbar(h0) = basis @ rbar[c, :, p].
+
+    y: (n_outer, n_inner); rbar: (n_outer, n_h0, n_inner); basis: (n_fine, n_h0). Returns
+    (n_outer, n_inner) (see ``_averaging.interpolated_accuracy``).
+    """
+    n_outer, n_h0, n_inner = rbar.shape
+    n_fine = basis.shape[0]
+    out = np.empty((n_outer, n_inner))
+    for cp in numba.prange(n_outer * n_inner):
+        c, p = cp // n_inner, cp % n_inner
+        total = 0.0
+        for f in range(n_fine):
+            r = 0.0
+            for i in range(n_h0):
+                r += basis[f, i] * rbar[c, i, p]
+            total += correct_probability(act_code, L, y[c, p], r, sd)
+        out[c, p] = total / n_fine
+    return out
+
+
 @numba.njit(cache=True, parallel=True)
 def effective_step(
     k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,

@@ -121,6 +121,7 @@ class Relabelled(AveragingRule):
         return NodeSet(
             weight=nodes.weight, c=-nodes.c, y=np.array([label_of[float(-c)] for c in nodes.c]),
             h0=-nodes.h0, h_init=-nodes.h_init, innovations=-nodes.innovations, s=nodes.s,
+            h0_basis=None if nodes.h0_basis is None else nodes.h0_basis[::-1].copy(), n_inner=nodes.n_inner,
         )
 
     def params(self):
