@@ -9,7 +9,8 @@ Cache: every solve/simulation is stored in validation/_cache/ as npz (``res.save
 keyed by a hash of its parameters only (problem, schedule, eta, t_max, rule or d/seeds/seed).
 The package source is deliberately not in the key (fig1.py's first version had it): the library
 is under concurrent development and a rerun of the plots must stay instant; each result records
-the parameters it was made with, and ``--fresh`` recomputes everything.
+the parameters it was made with, and ``--fresh`` recomputes everything. A solver fix that changes
+DMFT results bumps ``SOLVER_VERSION``, which is part of every DMFT key (simulations stay cached).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Curve:
         return dataclasses.replace(self.problem, m0=0.0, m0_d=None)
 
     def dmft_key(self) -> dict:
-        return {"kind": "dmft", "problem": self.problem.params(),
+        return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
                 "rule": self.rule.params()}
 
@@ -82,6 +83,10 @@ def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
     return a == b
+
+
+# 2: the jittered causal Cholesky of M_C and the h0-interpolated training accuracy (2026-11-29).
+SOLVER_VERSION = 2
 
 
 class Cache:

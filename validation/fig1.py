@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 import quaddmft as qd  # noqa: E402
-from _common import Cache  # noqa: E402
+from _common import SOLVER_VERSION, Cache  # noqa: E402
 from quaddmft._errors import ParameterError  # noqa: E402
 
 ALPHA, DELTA, ETA, R = 2.0, 0.5, 0.2, 0.01
@@ -81,7 +81,7 @@ def compute(args):
         base = {"problem": problem.params(), "schedule": schedule.params(), "eta": ETA,
                 "t_max": args.t_max}
         row = {"panel": panel, "label": label, "law": getattr(schedule, "law", None)}
-        jobs = [("dmft", {**base, "kind": "dmft", "rule": rule.params()},
+        jobs = [("dmft", {**base, "kind": "dmft", "solver": SOLVER_VERSION, "rule": rule.params()},
                  lambda: qd.solve(problem, schedule, eta=ETA, t_max=args.t_max, rule=rule,
                                   progress=args.progress))]
         if args.seeds > 0:
