@@ -1,10 +1,11 @@
-"""Response-kernel benchmark: backward substitution (current) vs stored history (baseline).
+"""Response-kernel benchmark: stored history (first baseline), per-node backward substitution,
+blocked backward substitution (GEMM per block; the solver's choice from BLOCKED_RESPONSE_FROM).
 
-Both kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
-(two clusters, logistic, GD, Fig. 1 settings); Gamma(k, .) from both must agree. Prints wall
-times, the ratio, and the memory of each method's response storage.
+All kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
+(two clusters, logistic, GD, Fig. 1 settings); Gamma(k, .) from all must agree. Prints wall
+times, ratios, and the memory of each method's response storage.
 
-    python benchmarks/response.py [--K 100] [--points 512] [--h0 8]
+    python benchmarks/response.py [--K 100] [--points 512] [--h0 8] [--skip-stored]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import numpy as np
 
 import quaddmft as qd
-from quaddmft._sweep import effective_step
+from quaddmft._sweep import effective_step, response_rows
 
 from _baseline_sweep import effective_step_stored, rho_offset
 
@@ -40,9 +41,12 @@ def sweep(kind, problem, res, nodes, eta, K):
                                   nodes.h_init, nodes.innovations, nodes.s, xi, g, a, store, *out)
             row = store[rho_offset(k, N): rho_offset(k, N) + N * (k + 1)].reshape(N, k + 1)
         else:
-            effective_step(*common, np.ascontiguousarray(res.R[: k + 1, : k + 1].T), noise_row, 0.0,
+            R_T = np.ascontiguousarray(res.R[: k + 1, : k + 1].T)
+            effective_step(*common, R_T, noise_row, 0.0,
                            nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-                           xi, g, a, store, *out)
+                           xi, g, a, store, *out, kind == "per-node")
+            if kind == "blocked":
+                response_rows(k, eta, mixture.delta, res.R, R_T, a, store)
             row = store[:, : k + 1]
         gamma[k, : k + 1] = (nodes.weight * a[:, k]) @ row
     return time.perf_counter() - start, gamma, store.nbytes
@@ -53,6 +57,8 @@ def main(argv=None):
     parser.add_argument("--K", type=int, default=100)
     parser.add_argument("--points", type=int, default=512)
     parser.add_argument("--h0", type=int, default=8)
+    parser.add_argument("--skip-stored", action="store_true",
+                        help="leave out the O(N K^2)-memory baseline (for long horizons)")
     args = parser.parse_args(argv)
     eta = 0.2
     problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
@@ -61,16 +67,16 @@ def main(argv=None):
     chain = qd.FullBatch().chain(eta)
     rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=2)
     nodes = rule.nodes(problem, chain, args.K, np.random.default_rng(0))
-    for kind in ("stored", "backward"):  # warm-up: compile both kernels
+    kinds = ("per-node", "blocked") if args.skip_stored else ("stored", "per-node", "blocked")
+    for kind in kinds:  # warm-up: compile every kernel
         sweep(kind, problem, res, rule.nodes(problem, chain, 3, np.random.default_rng(0)), eta, 3)
-    t_old, g_old, mem_old = sweep("stored", problem, res, nodes, eta, args.K)
-    t_new, g_new, mem_new = sweep("backward", problem, res, nodes, eta, args.K)
-    diff = np.abs(g_new - g_old).max() / np.abs(g_old).max()
-    print(f"N = {nodes.size} nodes, K = {args.K} steps")
-    print(f"stored history (baseline): {t_old:8.3f} s, response memory {mem_old / 2**20:9.1f} MiB")
-    print(f"backward substitution    : {t_new:8.3f} s, response memory {mem_new / 2**20:9.1f} MiB")
-    print(f"speed-up {t_old / t_new:.2f}x, memory ratio {mem_old / mem_new:.1f}x, "
-          f"max relative Gamma difference {diff:.1e}")
+    runs = {kind: sweep(kind, problem, res, nodes, eta, args.K) for kind in kinds}
+    base_t, base_g, _ = runs[kinds[0]]
+    print(f"N = {nodes.size} nodes, K = {args.K} steps; ratios against {kinds[0]} (same process)")
+    for kind, (t, gam, mem) in runs.items():
+        diff = np.abs(gam - base_g).max() / np.abs(base_g).max()
+        print(f"{kind:9s}: {t:8.3f} s  speed-up {base_t / t:6.2f}x  response memory "
+              f"{mem / 2**20:9.1f} MiB  max relative Gamma difference {diff:.1e}")
 
 
 if __name__ == "__main__":

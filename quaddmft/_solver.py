@@ -29,7 +29,7 @@ from ._errors import DivergenceError, ParameterError, check_real
 from ._problem import Problem
 from ._result import DMFTResult
 from ._selection import Chain, FullBatch, SelectionProcess
-from ._sweep import cholesky_append_row, cholesky_jitter, effective_step
+from ._sweep import BLOCKED_RESPONSE_FROM, cholesky_append_row, cholesky_jitter, effective_step, response_rows
 from ._weights import WeightSide
 
 __all__ = ["solve", "horizon"]
@@ -149,13 +149,16 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
         if not np.isfinite(norm) or norm > BLOWUP_NORM:
             raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
                                      f"(is eta = {eta} beyond the stability limit?)")
+        R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
+        blocked = k >= BLOCKED_RESPONSE_FROM
         effective_step(
             k, loss.code, mixture.activation_code, mixture.L, delta, eta,
-            weights.m[k], weights.P[k], sqrt_R, np.ascontiguousarray(weights.R[: k + 1, : k + 1].T),
-            noise_row, newest_sd,
+            weights.m[k], weights.P[k], sqrt_R, R_T, noise_row, newest_sd,
             nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-            xi, g, a, response, loss_out, correct_out, r_out,
+            xi, g, a, response, loss_out, correct_out, r_out, not blocked,
         )
+        if blocked:
+            response_rows(k, eta, delta, weights.R, R_T, a, response)
         wg = w * g[:, k]
         Gamma[k, : k + 1] = alpha * delta * ((w * a[:, k]) @ response[:, : k + 1])
         M_C[k, : k + 1] = alpha * delta * (wg @ g[:, : k + 1])

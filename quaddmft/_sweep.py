@@ -88,7 +88,7 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
 def effective_step(
     k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
     R_T, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
-    xi, g, a, response, loss_out, correct_out, r_out,
+    xi, g, a, response, loss_out, correct_out, r_out, with_response,
 ):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
     response[:, :k+1] = rho(k, .) and the per-node loss, P(correct) and r(k).
@@ -97,6 +97,7 @@ def effective_step(
     j <= k filled. ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the
     standard deviation of r(k) carried by the newest innovation alone (see the module docstring),
     or 0 when no innovation enters only at step k (then the accuracy is the plain indicator).
+    ``with_response`` False leaves the response to ``response_rows`` (blocked, BLAS).
     """
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
@@ -122,6 +123,8 @@ def effective_step(
             newest = innovations[n, k - 1] if k >= 1 else h_init[n]
         correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
         r_out[n] = r
+        if not with_response:
+            continue
 
         # Row k of rho = (I - T)^{-1}, T(j, l) = -eta Delta R(j, l) a(l), by backward substitution
         # x^T (I - T) = e_k^T:  x(k) = 1,  x(l) = -eta Delta a(l) sum_{j=l+1}^{k} x(j) R(j, l).
@@ -158,6 +161,43 @@ CHOLESKY_JITTER_ULPS = 100.0
 def cholesky_jitter(j: int, scale: float) -> float:
     """D(j) of the causal Cholesky factor (see CHOLESKY_JITTER_ULPS); scale = max_{i<=j} M(i, i)."""
     return CHOLESKY_JITTER_ULPS * (j + 1) * np.finfo(float).eps * scale
+
+
+# From this step on the response rows are computed blocked (``response_rows``): per-node
+# backward substitution is a chain of dot products at ~2 GFlop/s; in blocks most of the work is
+# one float64 GEMM per block. Measured (N = 2048 nodes, same process): blocked/per-node time
+# 1.3x at k = 200, 0.5x at k = 400, 0.15x at k = 2000.
+BLOCKED_RESPONSE_FROM = 256
+RESPONSE_BLOCK = 64
+
+
+@numba.njit(cache=True, parallel=True)
+def _response_block(response, a, R_T, acc, b0, b1, scale):
+    """Columns l = b1-1..b0 of every node's response row, given acc[:, l - b0] =
+    sum_{j >= b1} response[:, j] R(j, l) (the part from later blocks)."""
+    for n in numba.prange(response.shape[0]):
+        for l in range(b1 - 1, b0 - 1, -1):
+            a_l = a[n, l]
+            if a_l == 0.0:
+                response[n, l] = 0.0
+                continue
+            total = acc[n, l - b0]
+            for j in range(l + 1, b1):
+                total += response[n, j] * R_T[l, j]
+            response[n, l] = scale * a_l * total
+
+
+def response_rows(k, eta, delta, R, R_T, a, response):
+    """rho(k, .) of every node by blocked backward substitution (same equations as the per-node
+    loop in ``effective_step``): columns in blocks of RESPONSE_BLOCK from the right; the coupling
+    to the later columns of each block is one GEMM, response[:, b1:k+1] @ R[b1:k+1, b0:b1]."""
+    response[:, k] = 1.0
+    b1 = k
+    while b1 > 0:
+        b0 = max(0, b1 - RESPONSE_BLOCK)
+        acc = response[:, b1 : k + 1] @ R[b1 : k + 1, b0:b1]
+        _response_block(response, a, R_T, acc, b0, b1, -eta * delta)
+        b1 = b0
 
 
 @numba.njit(cache=True)
