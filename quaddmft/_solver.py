@@ -23,13 +23,15 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._averaging import QMC, AveragingRule, NodeSet, interpolated_accuracy
 from ._errors import DivergenceError, ParameterError, check_real
 from ._problem import Problem
 from ._result import DMFTResult
 from ._selection import Chain, FullBatch, SelectionProcess
-from ._sweep import BLOCKED_RESPONSE_FROM, cholesky_append_row, cholesky_jitter, effective_step, response_rows
+from . import _sweep
+from ._sweep import ResponseBlocks, cholesky_append_row, cholesky_jitter, effective_step, response_rows
 from ._weights import WeightSide
 
 __all__ = ["solve", "horizon"]
@@ -132,48 +134,54 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     n_cols = nodes.innovations.shape[1]
     noise_row = np.zeros(n_cols)
     noise_scale = 0.0  # max_{i<k} M_C(i, i): the scale of the Cholesky jitter
+    blocks = ResponseBlocks(K, _sweep.RESPONSE_BLOCK)
 
-    for k in range(K + 1):
-        # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
-        # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with KL modes.
-        newest_sd = math.sqrt(delta) * weights.P[0] * sqrt_R if k == 0 else 0.0
-        if k >= 1 and noise_map is None:
-            noise_scale = max(noise_scale, noise_cov[k - 1, k - 1])
-            cholesky_append_row(chol, noise_cov, k - 1, cholesky_jitter(k - 1, noise_scale))
-            noise_row = np.ascontiguousarray(chol[k - 1, :n_cols])
-            newest_sd = math.sqrt(delta) * eta * chol[k - 1, k - 1]
-        elif k >= 1:
-            noise_row = np.ascontiguousarray(noise_map[k - 1])
-        c_perp_diag[k] = weights.c_perp_diag(k, noise_cov)
-        norm = weights.m[k] ** 2 + c_perp_diag[k]
-        if not np.isfinite(norm) or norm > BLOWUP_NORM:
-            raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
-                                     f"(is eta = {eta} beyond the stability limit?)")
-        R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
-        blocked = k >= BLOCKED_RESPONSE_FROM
-        effective_step(
-            k, loss.code, mixture.activation_code, mixture.L, delta, eta,
-            weights.m[k], weights.P[k], sqrt_R, R_T, noise_row, newest_sd,
-            nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-            xi, g, a, response, loss_out, correct_out, r_out, not blocked,
-        )
-        if blocked:
-            response_rows(k, eta, delta, weights.R, R_T, a, response)
-        wg = w * g[:, k]
-        Gamma[k, : k + 1] = alpha * delta * ((w * a[:, k]) @ response[:, : k + 1])
-        M_C[k, : k + 1] = alpha * delta * (wg @ g[:, : k + 1])
-        M_C[: k + 1, k] = M_C[k, : k + 1]
-        mu[k] = alpha * (wg @ projection)
-        train_loss[k] = alpha * (w @ loss_out)
-        newest = (nodes.h_init if k == 0 else nodes.innovations[:, k - 1]) if newest_sd > 0 else 0.0
-        train_accuracy[k] = interpolated_accuracy(nodes, r_out - newest_sd * newest, newest_sd, mixture)
-        if not (np.all(np.isfinite(Gamma[k, : k + 1])) and np.isfinite(M_C[k, k])
-                and np.isfinite(mu[k]) and np.isfinite(train_loss[k])):
-            raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
-        if k < K and frozen is None:
-            weights.advance(k, Gamma[k, : k + 1], mu[k])
-        if progress is not None:
-            progress.step(f"k={k}/{K}")
+    # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
+    # spin-wait after each call, were measured to slow the numba regions that follow by 3-6x
+    # (Fig. 1 GD, K = 700, N = 512: 27.6 s with the default BLAS threads, 4.8 s with one).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k in range(K + 1):
+            # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
+            # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with KL modes.
+            newest_sd = math.sqrt(delta) * weights.P[0] * sqrt_R if k == 0 else 0.0
+            if k >= 1 and noise_map is None:
+                noise_scale = max(noise_scale, noise_cov[k - 1, k - 1])
+                cholesky_append_row(chol, noise_cov, k - 1, cholesky_jitter(k - 1, noise_scale))
+                noise_row = np.ascontiguousarray(chol[k - 1, :n_cols])
+                newest_sd = math.sqrt(delta) * eta * chol[k - 1, k - 1]
+            elif k >= 1:
+                noise_row = np.ascontiguousarray(noise_map[k - 1])
+            c_perp_diag[k] = weights.c_perp_diag(k, noise_cov)
+            norm = weights.m[k] ** 2 + c_perp_diag[k]
+            if not np.isfinite(norm) or norm > BLOWUP_NORM:
+                raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
+                                         f"(is eta = {eta} beyond the stability limit?)")
+            R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
+            blocks.add_row(weights.R, k)
+            blocked = k >= _sweep.BLOCKED_RESPONSE_FROM
+            effective_step(
+                k, loss.code, mixture.activation_code, mixture.L, delta, eta,
+                weights.m[k], weights.P[k], sqrt_R, R_T, noise_row, newest_sd,
+                nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
+                xi, g, a, response, loss_out, correct_out, r_out, not blocked,
+            )
+            if blocked:
+                response_rows(k, eta, delta, weights.R, R_T, a, response, blocks)
+            wg = w * g[:, k]
+            Gamma[k, : k + 1] = alpha * delta * ((w * a[:, k]) @ response[:, : k + 1])
+            M_C[k, : k + 1] = alpha * delta * (wg @ g[:, : k + 1])
+            M_C[: k + 1, k] = M_C[k, : k + 1]
+            mu[k] = alpha * (wg @ projection)
+            train_loss[k] = alpha * (w @ loss_out)
+            newest = (nodes.h_init if k == 0 else nodes.innovations[:, k - 1]) if newest_sd > 0 else 0.0
+            train_accuracy[k] = interpolated_accuracy(nodes, r_out - newest_sd * newest, newest_sd, mixture)
+            if not (np.all(np.isfinite(Gamma[k, : k + 1])) and np.isfinite(M_C[k, k])
+                    and np.isfinite(mu[k]) and np.isfinite(train_loss[k])):
+                raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
+            if k < K and frozen is None:
+                weights.advance(k, Gamma[k, : k + 1], mu[k])
+            if progress is not None:
+                progress.step(f"k={k}/{K}")
 
     C = weights.m**2 + c_perp_diag
     return _Sweep(

@@ -165,16 +165,97 @@ def cholesky_jitter(j: int, scale: float) -> float:
 
 # From this step on the response rows are computed blocked (``response_rows``): per-node
 # backward substitution is a chain of dot products at ~2 GFlop/s; in blocks most of the work is
-# one float64 GEMM per block. Measured (N = 2048 nodes, same process): blocked/per-node time
-# 1.3x at k = 200, 0.5x at k = 400, 0.15x at k = 2000.
+# matrix products. Measured (N = 2048 nodes, same process): blocked/per-node time 1.3x at
+# k = 200, 0.5x at k = 400, 0.15x at k = 2000 (benchmarks/response.py, benchmarks/scaling.py).
 BLOCKED_RESPONSE_FROM = 256
 RESPONSE_BLOCK = 64
+# Row-space compression of the column blocks of R (``ResponseBlocks``): residual tolerance
+# relative to the block's largest row, and the rank (fraction of the block) beyond which a block
+# stays dense.
+LOW_RANK_TOL = 1e-14
+LOW_RANK_MAX_FRACTION = 0.5
+
+
+class ResponseBlocks:
+    r"""Column blocks [c B, (c+1) B) of the weight response R, each with a basis of its row space.
+
+    The response row of a node couples column l to the later columns through R(j, l), j > l. For
+    the block of columns [b0, b1) and rows j >= b1 (the coupling ``response_rows`` does with a
+    matrix product), R(j, b0:b1) = coef(j) W^T with W an orthonormal (B x r) basis built
+    incrementally: every new row of R is projected on W and its residual, if larger than
+    LOW_RANK_TOL times the block's largest row, becomes a new basis vector. Under full-batch GD
+    R is smooth and r is ~6-10 at 1e-14 for B = 64 (measured on Fig. 1 settings, K = 500), so
+    the coupling costs N (k - b1) r + N r B instead of N (k - b1) B. Blocks whose rank exceeds
+    LOW_RANK_MAX_FRACTION * B (Persistent-SGD: R carries the sharp selection correlations, rank ~B) are used
+    dense. The representation error is <= LOW_RANK_TOL relative per row, round-off level.
+    """
+
+    def __init__(self, K: int, block: int, tol: float | None = None):
+        self.K, self.block = K, block
+        self.tol = LOW_RANK_TOL if tol is None else tol
+        self.max_rank = max(1, int(LOW_RANK_MAX_FRACTION * block))
+        self.bases: list[np.ndarray | None] = []  # (B, r) orthonormal columns; None: dense
+        self.coef: list[np.ndarray] = []  # (K + 1, max_rank): coef[j] for rows j >= b1
+        self.rank: list[int] = []
+        self.row_scale: list[float] = []
+        # The same, stacked for the fused kernel (``_response_low_rank``); rank -1 marks dense.
+        n_blocks = K // block + 1
+        self.bases_stack = np.zeros((n_blocks, block, self.max_rank))
+        self.coef_stack = np.zeros((n_blocks, K + 1, self.max_rank))
+        self.rank_stack = np.zeros(n_blocks, dtype=np.int64)
+
+    def add_row(self, R: np.ndarray, k: int) -> None:
+        """Take row k of R (final once the weight side has advanced to step k)."""
+        B = self.block
+        while (len(self.bases) + 1) * B <= k:  # block c closes when k reaches its end (c+1) B
+            c = len(self.bases)
+            self.bases.append(self.bases_stack[c])
+            self.coef.append(self.coef_stack[c])
+            self.rank.append(0)
+            self.row_scale.append(0.0)
+        for c, W in enumerate(self.bases):
+            if W is None:
+                continue
+            row = R[k, c * B : (c + 1) * B]
+            r = self.rank[c]
+            self.row_scale[c] = max(self.row_scale[c], float(np.linalg.norm(row)))
+            coef = W[:, :r].T @ row
+            residual = row - W[:, :r] @ coef
+            correction = W[:, :r].T @ residual  # second Gram-Schmidt pass
+            coef += correction
+            residual -= W[:, :r] @ correction
+            norm = float(np.linalg.norm(residual))
+            if norm > self.tol * self.row_scale[c]:
+                if r == self.max_rank:
+                    self.bases[c] = None  # not compressible: stays dense
+                    self.rank_stack[c] = -1
+                    continue
+                W[:, r] = residual / norm
+                self.coef[c][k, r] = norm
+                self.rank[c] = r + 1
+                self.rank_stack[c] = r + 1
+            self.coef[c][k, :r] = coef
+
+    @property
+    def all_low_rank(self) -> bool:
+        return all(W is not None for W in self.bases)
+
+    def coupling(self, c: int, response: np.ndarray, R: np.ndarray, k: int) -> np.ndarray:
+        """sum_{j = b1}^{k} response[:, j] R(j, b0:b1) for block c = [b0, b1)."""
+        B = self.block
+        b0, b1 = c * B, (c + 1) * B
+        W = self.bases[c]
+        if W is None:
+            return response[:, b1 : k + 1] @ R[b1 : k + 1, b0:b1]
+        r = self.rank[c]
+        return (response[:, b1 : k + 1] @ self.coef[c][b1 : k + 1, :r]) @ W[:, :r].T
 
 
 @numba.njit(cache=True, parallel=True)
-def _response_block(response, a, R_T, acc, b0, b1, scale):
+def _response_block(response, a, R_T, acc, b0, b1, j_end, scale):
     """Columns l = b1-1..b0 of every node's response row, given acc[:, l - b0] =
-    sum_{j >= b1} response[:, j] R(j, l) (the part from later blocks)."""
+    sum_{j >= j_end} response[:, j] R(j, l) (the part from later blocks; None-equivalent zeros
+    for the top block, whose j_end is k + 1)."""
     for n in numba.prange(response.shape[0]):
         for l in range(b1 - 1, b0 - 1, -1):
             a_l = a[n, l]
@@ -182,22 +263,68 @@ def _response_block(response, a, R_T, acc, b0, b1, scale):
                 response[n, l] = 0.0
                 continue
             total = acc[n, l - b0]
-            for j in range(l + 1, b1):
+            for j in range(l + 1, j_end):
                 total += response[n, j] * R_T[l, j]
             response[n, l] = scale * a_l * total
 
 
-def response_rows(k, eta, delta, R, R_T, a, response):
+@numba.njit(cache=True, parallel=True)
+def _response_low_rank(k, a, R, bases, coef, rank, block, scale, response):
+    """rho(k, .) of every node, all full blocks low-rank (``ResponseBlocks``): per node, the top
+    block and then each full block from the right; the far-field coupling of block c is
+    sum_q W_c(l, q) sum_{j >= b1} rho(k, j) coef_c(j, q), the near field a right-looking
+    triangular solve. One parallel region; each node's row stays in cache."""
+    top = (k // block) * block
+    for n in numba.prange(response.shape[0]):
+        acc = np.zeros(block)
+        far = np.zeros(bases.shape[2])
+        response[n, k] = 1.0
+        for l in range(top, k):
+            acc[l - top] = R[k, l]
+        for c in range(top // block, -1, -1):
+            b0 = c * block
+            b1 = k if c == top // block else b0 + block
+            if c < top // block:
+                r = rank[c]
+                for q in range(r):
+                    far[q] = 0.0
+                for j in range(b0 + block, k + 1):
+                    x = response[n, j]
+                    if x != 0.0:
+                        for q in range(r):
+                            far[q] += x * coef[c, j, q]
+                for i in range(block):
+                    total = 0.0
+                    for q in range(r):
+                        total += bases[c, i, q] * far[q]
+                    acc[i] = total
+            for l in range(b1 - 1, b0 - 1, -1):
+                x = scale * a[n, l] * acc[l - b0]
+                response[n, l] = x
+                if x != 0.0:
+                    for m in range(b0, l):
+                        acc[m - b0] += x * R[l, m]
+
+
+def response_rows(k, eta, delta, R, R_T, a, response, blocks: ResponseBlocks):
     """rho(k, .) of every node by blocked backward substitution (same equations as the per-node
-    loop in ``effective_step``): columns in blocks of RESPONSE_BLOCK from the right; the coupling
-    to the later columns of each block is one GEMM, response[:, b1:k+1] @ R[b1:k+1, b0:b1]."""
+    loop in ``effective_step``). Columns go in the fixed blocks of ``blocks`` from the right: the
+    top (partial) block [floor(k/B) B, k) alone, then each full block with its coupling to the
+    later columns as matrix products (``ResponseBlocks.coupling``, low-rank where possible). When
+    every full block is low-rank, the fused per-node kernel ``_response_low_rank`` does it all."""
+    if blocks.all_low_rank:
+        _response_low_rank(k, a, R, blocks.bases_stack, blocks.coef_stack, blocks.rank_stack,
+                           blocks.block, -eta * delta, response)
+        return
     response[:, k] = 1.0
-    b1 = k
-    while b1 > 0:
-        b0 = max(0, b1 - RESPONSE_BLOCK)
-        acc = response[:, b1 : k + 1] @ R[b1 : k + 1, b0:b1]
-        _response_block(response, a, R_T, acc, b0, b1, -eta * delta)
-        b1 = b0
+    B = blocks.block
+    top = (k // B) * B
+    if top < k:
+        _response_block(response, a, R_T, np.zeros((response.shape[0], k - top)), top, k, k + 1,
+                        -eta * delta)
+    for c in range(top // B - 1, -1, -1):
+        acc = blocks.coupling(c, response, R, k)
+        _response_block(response, a, R_T, acc, c * B, (c + 1) * B, (c + 1) * B, -eta * delta)
 
 
 @numba.njit(cache=True)

@@ -263,14 +263,10 @@ def test_interpolated_accuracy_removes_the_gauss_hermite_bias_in_h0():
         assert np.all(gap <= allowed), (gap.max(), other.params["rule"])
 
 
-def test_blocked_response_rows_equal_the_per_node_substitution():
-    """One step, same inputs: the blocked (GEMM) response solves the same triangular systems."""
+def _per_node_and_blocked_response(R, a, k):
     import quaddmft._sweep as sweep_module
 
-    rng = np.random.default_rng(3)
-    N, k = 50, 200
-    R = np.tril(0.5 + 0.5 * rng.random((k + 1, k + 1)), -1)
-    a = rng.random((N, k + 1)) * (rng.random((N, k + 1)) < 0.6)  # zeros: unselected steps
+    N = a.shape[0]
     R_T = np.ascontiguousarray(R.T)
     per_node, blocked = np.zeros((N, k + 1)), np.zeros((N, k + 1))
     args = (k, 0, 0, 0.0, 0.5, 0.2, 0.3, 1.0, 1.0, R_T, np.zeros(k), 0.0, np.ones(N), np.ones(N),
@@ -278,23 +274,44 @@ def test_blocked_response_rows_equal_the_per_node_substitution():
             np.zeros((N, k + 1)), a.copy())
     out = (np.empty(N), np.empty(N), np.empty(N))
     sweep_module.effective_step(*args, per_node, *out, True)
-    sweep_module.response_rows(k, 0.2, 0.5, R, R_T, a, blocked)
-    assert np.abs(per_node[:, :100]).max() > 1e-3  # long-range entries are not negligible
-    np.testing.assert_allclose(blocked, per_node, rtol=1e-12, atol=1e-15 * np.abs(per_node).max())
+    blocks = sweep_module.ResponseBlocks(k, sweep_module.RESPONSE_BLOCK)
+    for j in range(k + 1):
+        blocks.add_row(R, j)
+    sweep_module.response_rows(k, 0.2, 0.5, R, R_T, a, blocked, blocks)
+    return per_node, blocked, blocks
+
+
+def test_blocked_response_rows_equal_the_per_node_substitution():
+    """One step, same inputs: the blocked response solves the same triangular systems. A random
+    R is incompressible (every block dense), a smooth one low-rank; both must agree."""
+    rng = np.random.default_rng(3)
+    N, k = 50, 200
+    a = rng.random((N, k + 1)) * (rng.random((N, k + 1)) < 0.6)  # zeros: unselected steps
+    j, l = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+    smooth = np.tril(np.exp(-0.01 * (j - l)) * (1 + 0.3 * np.sin(0.02 * l)), -1)
+    for R, dense in ((np.tril(0.5 + 0.5 * rng.random((k + 1, k + 1)), -1), True), (smooth, False)):
+        per_node, blocked, blocks = _per_node_and_blocked_response(R, a, k)
+        if dense:  # a block with more rows than the rank cap cannot be compressed
+            B = blocks.block
+            assert all((W is None) == (k - (c + 1) * B + 1 > blocks.max_rank)
+                       for c, W in enumerate(blocks.bases))
+        else:
+            assert max(blocks.rank) <= 12 and all(W is not None for W in blocks.bases)
+        assert np.abs(per_node[:, :100]).max() > 1e-3  # long-range entries are not negligible
+        np.testing.assert_allclose(blocked, per_node, rtol=1e-12, atol=1e-14 * np.abs(per_node).max())
 
 
 @pytest.mark.parametrize("schedule", [qd.FullBatch(), qd.SGD(0.4)])
 def test_blocked_response_gives_the_same_solution(monkeypatch, schedule):
     """Whole solves with the blocked response forced from k = 2 with small blocks (many block
-    boundaries). The summation order differs, and the dynamics amplifies round-off (~1e-10
-    relative by K = 60 here), hence the tolerance."""
-    import quaddmft._solver as solver_module
+    boundaries; low-rank under GD). The summation order differs, and the dynamics amplifies
+    round-off (~1e-10 relative by K = 60 here), hence the tolerance."""
     import quaddmft._sweep as sweep_module
 
     problem = qd.Problem(qd.TwoCluster(2.0, 0.5), "logistic", lam=0.05, R=0.5)
     rule = qd.QMC(n_points=32, n_h0=4, n_replicates=2)
     plain = qd.solve(problem, schedule, eta=0.2, t_max=12.0, rule=rule)
-    monkeypatch.setattr(solver_module, "BLOCKED_RESPONSE_FROM", 2)
+    monkeypatch.setattr(sweep_module, "BLOCKED_RESPONSE_FROM", 2)
     monkeypatch.setattr(sweep_module, "RESPONSE_BLOCK", 7)
     blocked = qd.solve(problem, schedule, eta=0.2, t_max=12.0, rule=rule)
     for name in ("Gamma", "M_C", "m", "C", "train_loss", "train_accuracy"):
