@@ -1,5 +1,6 @@
 """Response-kernel benchmark: stored history (first baseline), per-node backward substitution,
-blocked backward substitution (GEMM per block; the solver's choice from BLOCKED_RESPONSE_FROM).
+blocked backward substitution with dense blocks (GEMM per block) and with low-rank blocks (the
+solver's choice from BLOCKED_RESPONSE_FROM; see quaddmft._sweep.ResponseBlocks).
 
 All kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
 (two clusters, logistic, GD, Fig. 1 settings); Gamma(k, .) from all must agree. Prints wall
@@ -15,9 +16,10 @@ import math
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import quaddmft as qd
-from quaddmft._sweep import effective_step, response_rows
+from quaddmft._sweep import RESPONSE_BLOCK, ResponseBlocks, effective_step, response_rows
 
 from _baseline_sweep import effective_step_stored, rho_offset
 
@@ -31,6 +33,7 @@ def sweep(kind, problem, res, nodes, eta, K):
     chol = np.linalg.cholesky(res.M_C[:K, :K] + 1e-14 * np.eye(K))
     store = np.empty(rho_offset(K + 1, N)) if kind == "stored" else np.zeros((N, K + 1))
     gamma = np.zeros((K + 1, K + 1))
+    blocks = ResponseBlocks(K, RESPONSE_BLOCK, dense=(kind == "blocked-dense"))
     start = time.perf_counter()
     for k in range(K + 1):
         noise_row = chol[k - 1] if k else np.zeros(K)
@@ -42,11 +45,12 @@ def sweep(kind, problem, res, nodes, eta, K):
             row = store[rho_offset(k, N): rho_offset(k, N) + N * (k + 1)].reshape(N, k + 1)
         else:
             R_T = np.ascontiguousarray(res.R[: k + 1, : k + 1].T)
+            blocks.add_row(res.R, k)
             effective_step(*common, R_T, noise_row, 0.0,
                            nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
                            xi, g, a, store, *out, kind == "per-node")
-            if kind == "blocked":
-                response_rows(k, eta, mixture.delta, res.R, R_T, a, store)
+            if kind != "per-node":
+                response_rows(k, eta, mixture.delta, res.R, R_T, a, store, blocks)
             row = store[:, : k + 1]
         gamma[k, : k + 1] = (nodes.weight * a[:, k]) @ row
     return time.perf_counter() - start, gamma, store.nbytes
@@ -67,10 +71,12 @@ def main(argv=None):
     chain = qd.FullBatch().chain(eta)
     rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=2)
     nodes = rule.nodes(problem, chain, args.K, np.random.default_rng(0))
-    kinds = ("per-node", "blocked") if args.skip_stored else ("stored", "per-node", "blocked")
+    kinds = ("per-node", "blocked-dense", "blocked-low-rank")
+    kinds = kinds if args.skip_stored else ("stored",) + kinds
     for kind in kinds:  # warm-up: compile every kernel
         sweep(kind, problem, res, rule.nodes(problem, chain, 3, np.random.default_rng(0)), eta, 3)
-    runs = {kind: sweep(kind, problem, res, nodes, eta, args.K) for kind in kinds}
+    with threadpool_limits(limits=1, user_api="blas"):  # as in the solver (see _solver.py)
+        runs = {kind: sweep(kind, problem, res, nodes, eta, args.K) for kind in kinds}
     base_t, base_g, _ = runs[kinds[0]]
     print(f"N = {nodes.size} nodes, K = {args.K} steps; ratios against {kinds[0]} (same process)")
     for kind, (t, gam, mem) in runs.items():

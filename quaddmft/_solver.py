@@ -134,7 +134,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     n_cols = nodes.innovations.shape[1]
     noise_row = np.zeros(n_cols)
     noise_scale = 0.0  # max_{i<k} M_C(i, i): the scale of the Cholesky jitter
-    blocks = ResponseBlocks(K, _sweep.RESPONSE_BLOCK)
+    blocks = ResponseBlocks(K, _sweep.RESPONSE_BLOCK, dense=not _sweep.LOW_RANK_BLOCKS)
 
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, were measured to slow the numba regions that follow by 3-6x

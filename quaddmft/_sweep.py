@@ -172,6 +172,7 @@ RESPONSE_BLOCK = 64
 # Row-space compression of the column blocks of R (``ResponseBlocks``): residual tolerance
 # relative to the block's largest row, and the rank (fraction of the block) beyond which a block
 # stays dense.
+LOW_RANK_BLOCKS = True  # False: every block dense (a benchmark baseline)
 LOW_RANK_TOL = 1e-14
 LOW_RANK_MAX_FRACTION = 0.5
 
@@ -190,9 +191,10 @@ class ResponseBlocks:
     dense. The representation error is <= LOW_RANK_TOL relative per row, round-off level.
     """
 
-    def __init__(self, K: int, block: int, tol: float | None = None):
-        self.K, self.block = K, block
-        self.tol = LOW_RANK_TOL if tol is None else tol
+    def __init__(self, K: int, block: int, dense: bool = False):
+        """``dense``: keep every block dense (the baseline of benchmarks/response.py)."""
+        self.K, self.block, self.dense = K, block, dense
+        self.tol = LOW_RANK_TOL
         self.max_rank = max(1, int(LOW_RANK_MAX_FRACTION * block))
         self.bases: list[np.ndarray | None] = []  # (B, r) orthonormal columns; None: dense
         self.coef: list[np.ndarray] = []  # (K + 1, max_rank): coef[j] for rows j >= b1
@@ -209,7 +211,8 @@ class ResponseBlocks:
         B = self.block
         while (len(self.bases) + 1) * B <= k:  # block c closes when k reaches its end (c+1) B
             c = len(self.bases)
-            self.bases.append(self.bases_stack[c])
+            self.bases.append(None if self.dense else self.bases_stack[c])
+            self.rank_stack[c] = -1 if self.dense else 0
             self.coef.append(self.coef_stack[c])
             self.rank.append(0)
             self.row_scale.append(0.0)
