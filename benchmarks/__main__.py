@@ -11,6 +11,7 @@ alone (``python benchmarks/NAME.py --help``):
 - scaling.py          cost versus K (exponent) and nodes, time split, peak memory
 - rule_cost.py        qmc versus montecarlo at equal error (README table)
 - simulator_cost.py   the DMFT versus the finite-d simulator at equal error
+- targets.py          the issue's targets: Fig. 1 GD to t = 100 at a stated error, K = 2000
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SUITE = {  # name: (full arguments, quick arguments)
     "scaling": ([], ["--Ks", "100", "200", "400", "--points", "16", "--node-K", "100",
                      "--baseline-K", "300", "--out", "/dev/null"]),
     "rule_cost": (["--t-max", "10"], ["--t-max", "2", "--out", "/dev/null"]),
+    "targets": ([], ["--rules", "16x2x2", "32x4x2", "--t-max", "20", "--big-K", "300",
+                     "--out", "/dev/null"]),
     "simulator_cost": (["--ds", "125", "250", "500", "1000", "--seeds", "128"], ["--t-max", "5", "--ds", "100", "200", "--seeds", "4", "--out", "/dev/null"]),
 }
 

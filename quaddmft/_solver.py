@@ -137,8 +137,10 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     blocks = ResponseBlocks(K, _sweep.RESPONSE_BLOCK, dense=not _sweep.LOW_RANK_BLOCKS)
 
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
-    # spin-wait after each call, were measured to slow the numba regions that follow by 3-6x
-    # (Fig. 1 GD, K = 700, N = 512: 27.6 s with the default BLAS threads, 4.8 s with one).
+    # spin-wait after each call, take the cores from the numba regions that follow. Measured
+    # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two
+    # BLAS threads, 0.47 s with one (128 nodes); 13.6 s vs 2.8-3.5 s (1024 nodes). GD (low-rank
+    # kernel, few BLAS calls): 0.72 s vs 0.69 s.
     with threadpool_limits(limits=1, user_api="blas"):
         for k in range(K + 1):
             # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
