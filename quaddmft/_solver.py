@@ -103,11 +103,16 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     mixture, loss = problem.mixture, problem.loss
     alpha, delta = mixture.alpha, mixture.delta
     N = nodes.size
-    need = 8 * N * (K + 1) * 5  # xi, g, a, response, innovations
-    if need > MEMORY_LIMIT_BYTES:
+    per_node = 8 * N * (K + 1) * 5  # xi, g, a, response, innovations
+    # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
+    # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix).
+    kernels = 8 * (K + 1) ** 2 * 6.5
+    if per_node + kernels > MEMORY_LIMIT_BYTES:
         raise ParameterError(
-            f"the per-node buffers need {need / 2**30:.1f} GiB for {N} nodes and K = {K} steps "
-            f"(limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer nodes or a shorter t_max"
+            f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "
+            f"steps (per-node buffers {per_node / 2**30:.1f} GiB, (K+1)^2 kernels "
+            f"{kernels / 2**30:.1f} GiB; limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer "
+            "nodes or a shorter t_max"
         )
     response = np.zeros((N, K + 1))
     xi = np.zeros((N, max(K, 1)))

@@ -318,3 +318,10 @@ def test_blocked_response_gives_the_same_solution(monkeypatch, schedule):
         scale = np.abs(getattr(plain, name)).max()
         np.testing.assert_allclose(getattr(blocked, name), getattr(plain, name), rtol=0,
                                    atol=1e-8 * scale, err_msg=name)
+
+
+def test_a_sweep_beyond_the_memory_limit_is_refused_before_allocating():
+    """The (K+1)^2 kernels count too: 2 nodes but K = 20000 need ~19 GiB of kernel matrices."""
+    problem = qd.Problem(qd.TwoCluster(2.0, 0.5), "logistic", lam=0.0, R=0.01)
+    with pytest.raises(qd.ParameterError, match=r"\(K\+1\)\^2 kernels"):
+        qd.solve(problem, eta=0.01, t_max=200.0, rule=qd.MonteCarlo(n_samples=2, n_replicates=2))
