@@ -48,7 +48,7 @@ def sweep(kind, problem, res, nodes, eta, K):
             blocks.add_row(res.R, k)
             effective_step(*common, R_T, noise_row, 0.0,
                            nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-                           xi, g, a, store, *out, kind == "per-node")
+                           xi, g, a, store, out[0], out[1], kind == "per-node")
             if kind != "per-node":
                 response_rows(k, eta, mixture.delta, res.R, R_T, a, store, blocks)
             row = store[:, : k + 1]

@@ -29,6 +29,7 @@ from scipy.stats import qmc
 from ._errors import ParameterError, check_int, check_power_of_two
 from ._quadrature import gauss_hermite
 from ._selection import Chain, sample_paths
+from ._sweep import correct_probability_array, interpolated_correct_probability
 
 __all__ = ["AveragingRule", "MonteCarlo", "QMC", "NodeSet", "RULES", "gauss_hermite"]
 
@@ -253,8 +254,6 @@ def interpolated_accuracy(nodes: NodeSet, rbar: np.ndarray, sd: float, mixture) 
     integrated over h0 ~ N(0, 1) on a fine grid (``_FINE_H0``). Node sets without the h0 tensor
     layout (Monte Carlo, sparse grids) get the plain weighted mean of p.
     """
-    from ._sweep import correct_probability_array, interpolated_correct_probability
-
     act, L = mixture.activation_code, mixture.L
     if nodes.h0_basis is None:
         return float(nodes.weight @ correct_probability_array(act, L, nodes.y, rbar, sd))

@@ -119,8 +119,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
     g = np.zeros((N, K + 1))
     a = np.zeros((N, K + 1))
     loss_out = np.empty(N)
-    correct_out = np.empty(N)
-    r_out = np.empty(N)
+    rbar_out = np.empty(N)
     w = nodes.weight
     projection = nodes.c + math.sqrt(delta) * nodes.h0
 
@@ -170,7 +169,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
                 k, loss.code, mixture.activation_code, mixture.L, delta, eta,
                 weights.m[k], weights.P[k], sqrt_R, R_T, noise_row, newest_sd,
                 nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-                xi, g, a, response, loss_out, correct_out, r_out, not blocked,
+                xi, g, a, response, loss_out, rbar_out, not blocked,
             )
             if blocked:
                 response_rows(k, eta, delta, weights.R, R_T, a, response, blocks)
@@ -180,8 +179,7 @@ def causal_sweep(problem: Problem, chain: Chain, eta: float, K: int, nodes: Node
             M_C[: k + 1, k] = M_C[k, : k + 1]
             mu[k] = alpha * (wg @ projection)
             train_loss[k] = alpha * (w @ loss_out)
-            newest = (nodes.h_init if k == 0 else nodes.innovations[:, k - 1]) if newest_sd > 0 else 0.0
-            train_accuracy[k] = interpolated_accuracy(nodes, r_out - newest_sd * newest, newest_sd, mixture)
+            train_accuracy[k] = interpolated_accuracy(nodes, rbar_out, newest_sd, mixture)
             if not (np.all(np.isfinite(Gamma[k, : k + 1])) and np.isfinite(M_C[k, k])
                     and np.isfinite(mu[k]) and np.isfinite(train_loss[k])):
                 raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")

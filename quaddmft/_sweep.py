@@ -18,9 +18,8 @@ O(N K) memory instead of the O(N K^2) history the forward recursion would need.
 Training accuracy is Rao-Blackwellised: the newest Gaussian innovation (z(k-1), or h_init at
 k = 0) enters h(k) only through the term sigma_k z with sigma_k = eta L(k-1, k-1) (sqrt(R) at
 k = 0) and affects nothing earlier, so given the rest r(k) ~ N(rbar, Delta sigma_k^2) and
-P(y phi(r(k)) > 0 | rest) has a closed form. The node then contributes that probability, a
-smooth function of (h0, h(0), ...), instead of a 0/1 step, which the Gauss-Hermite outer rule
-would integrate with an O(1) bias.
+P(y phi(r(k)) > 0 | rest) has a closed form (``correct_probability``). The kernel outputs rbar
+per node; ``_averaging.interpolated_accuracy`` averages that probability over the nodes.
 
 Each kernel has a slow numpy twin in ``reference_step`` (used by the tests).
 """
@@ -88,15 +87,16 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
 def effective_step(
     k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
     R_T, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
-    xi, g, a, response, loss_out, correct_out, r_out, with_response,
+    xi, g, a, response, loss_out, rbar_out, with_response,
 ):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
-    response[:, :k+1] = rho(k, .) and the per-node loss, P(correct) and r(k).
+    response[:, :k+1] = rho(k, .), the per-node loss and rbar = r(k) minus the newest
+    innovation's term (the mean of r(k) given the rest, for the Rao-Blackwellised accuracy).
 
     ``R_T`` is the transposed response matrix of the weight side, R_T[l, j] = R(j, l), with rows
     j <= k filled. ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the
     standard deviation of r(k) carried by the newest innovation alone (see the module docstring),
-    or 0 when no innovation enters only at step k (then the accuracy is the plain indicator).
+    or 0 when no innovation enters only at step k (then rbar = r(k)).
     ``with_response`` False leaves the response to ``response_rows`` (blocked, BLAS).
     """
     n_nodes = c.size
@@ -121,8 +121,7 @@ def effective_step(
         newest = 0.0
         if newest_sd > 0.0:
             newest = innovations[n, k - 1] if k >= 1 else h_init[n]
-        correct_out[n] = correct_probability(act_code, L, y[n], r - newest_sd * newest, newest_sd)
-        r_out[n] = r
+        rbar_out[n] = r - newest_sd * newest
         if not with_response:
             continue
 
@@ -350,7 +349,8 @@ def cholesky_append_row(chol, M, j, jitter):
 
 def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, noise_row, newest_sd,
                    nodes, xi, g, a, rho_rows):
-    """Slow numpy twin of ``effective_step`` (rho kept as a list of (N, k+1) arrays)."""
+    """Slow numpy twin of ``effective_step`` (rho kept as a list of (N, k+1) arrays); returns the
+    per-node loss and rbar."""
     sqrt_delta = np.sqrt(delta)
     if k >= 1:
         xi[:, k - 1] = nodes.innovations @ noise_row
@@ -367,6 +367,4 @@ def reference_step(k, loss, mixture, delta, eta, m_k, P_k, sqrt_R, R_row, noise_
         row[:, : j + 1] += coef[:, None] * rho_rows[j]
     rho_rows.append(row)
     newest = (nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init) if newest_sd > 0 else 0.0
-    correct = np.array([correct_probability(mixture.activation_code, mixture.L, yy, rb, newest_sd)
-                        for yy, rb in zip(nodes.y, r - newest_sd * newest)])
-    return value, r, correct
+    return value, r - newest_sd * newest

@@ -100,14 +100,13 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
             jitter = [cholesky_jitter(j, scale[j]) for j in range(k)]
             noise_row[:k] = np.linalg.cholesky(M_C[:k, :k] + np.diag(jitter))[k - 1]
         newest_sd = math.sqrt(delta) * (eta * noise_row[k - 1] if k else math.sqrt(problem.R))
-        value, r, _ = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
+        value, rbar = reference_step(k, loss, mixture, delta, eta, weights.m[k], weights.P[k],
                                            math.sqrt(problem.R), weights.R[k], noise_row, newest_sd,
                                            nodes, xi, g, a, rows)
         Gamma[k, : k + 1] = alpha * delta * (nodes.weight * a[:, k]) @ rows[k]
         M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * (nodes.weight * g[:, k]) @ g[:, : k + 1]
         mu = alpha * (nodes.weight * g[:, k]) @ (nodes.c + math.sqrt(delta) * nodes.h0)
-        newest = (nodes.innovations[:, k - 1] if k else nodes.h_init) if newest_sd > 0 else 0.0
-        accuracy.append(interpolated_accuracy(nodes, r - newest_sd * newest, newest_sd, mixture))
+        accuracy.append(interpolated_accuracy(nodes, rbar, newest_sd, mixture))
         if k < K:
             weights.advance(k, Gamma[k, : k + 1], mu)
     np.testing.assert_allclose(fast.Gamma, Gamma, rtol=1e-10, atol=1e-13)
@@ -272,7 +271,7 @@ def _per_node_and_blocked_response(R, a, k):
     args = (k, 0, 0, 0.0, 0.5, 0.2, 0.3, 1.0, 1.0, R_T, np.zeros(k), 0.0, np.ones(N), np.ones(N),
             np.zeros(N), np.zeros(N), np.zeros((N, k)), np.ones((N, k + 1)), np.zeros((N, k)),
             np.zeros((N, k + 1)), a.copy())
-    out = (np.empty(N), np.empty(N), np.empty(N))
+    out = (np.empty(N), np.empty(N))
     sweep_module.effective_step(*args, per_node, *out, True)
     blocks = sweep_module.ResponseBlocks(k, sweep_module.RESPONSE_BLOCK)
     for j in range(k + 1):
