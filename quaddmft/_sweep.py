@@ -195,31 +195,27 @@ class ResponseBlocks:
         self.K, self.block, self.dense = K, block, dense
         self.tol = LOW_RANK_TOL
         self.max_rank = max(1, int(LOW_RANK_MAX_FRACTION * block))
-        self.bases: list[np.ndarray | None] = []  # (B, r) orthonormal columns; None: dense
-        self.coef: list[np.ndarray] = []  # (K + 1, max_rank): coef[j] for rows j >= b1
-        self.rank: list[int] = []
-        self.row_scale: list[float] = []
-        # The same, stacked for the fused kernel (``_response_low_rank``); rank -1 marks dense.
         n_blocks = K // block + 1
-        self.bases_stack = np.zeros((n_blocks, block, self.max_rank))
-        self.coef_stack = np.zeros((n_blocks, K + 1, self.max_rank))
-        self.rank_stack = np.zeros(n_blocks, dtype=np.int64)
+        self.n_closed = 0  # blocks c with (c + 1) B <= k: the ones with rows j >= b1 so far
+        # Block c: orthonormal basis bases[c, :, :rank[c]], row coefficients coef[c, j, :rank[c]]
+        # for j >= b1, rank -1 when dense; stacked arrays, as the fused kernel reads them.
+        self.bases = np.zeros((n_blocks, block, self.max_rank))
+        self.coef = np.zeros((n_blocks, K + 1, self.max_rank))
+        self.rank = np.zeros(n_blocks, dtype=np.int64)
+        self.row_scale = np.zeros(n_blocks)  # largest row norm seen in the block
 
     def add_row(self, R: np.ndarray, k: int) -> None:
         """Take row k of R (final once the weight side has advanced to step k)."""
         B = self.block
-        while (len(self.bases) + 1) * B <= k:  # block c closes when k reaches its end (c+1) B
-            c = len(self.bases)
-            self.bases.append(None if self.dense else self.bases_stack[c])
-            self.rank_stack[c] = -1 if self.dense else 0
-            self.coef.append(self.coef_stack[c])
-            self.rank.append(0)
-            self.row_scale.append(0.0)
-        for c, W in enumerate(self.bases):
-            if W is None:
-                continue
-            row = R[k, c * B : (c + 1) * B]
+        while (self.n_closed + 1) * B <= k:  # block c closes when k reaches its end (c+1) B
+            self.rank[self.n_closed] = -1 if self.dense else 0
+            self.n_closed += 1
+        for c in range(self.n_closed):
             r = self.rank[c]
+            if r < 0:
+                continue
+            W = self.bases[c]
+            row = R[k, c * B : (c + 1) * B]
             self.row_scale[c] = max(self.row_scale[c], float(np.linalg.norm(row)))
             coef = W[:, :r].T @ row
             residual = row - W[:, :r] @ coef
@@ -229,28 +225,25 @@ class ResponseBlocks:
             norm = float(np.linalg.norm(residual))
             if norm > self.tol * self.row_scale[c]:
                 if r == self.max_rank:
-                    self.bases[c] = None  # not compressible: stays dense
-                    self.rank_stack[c] = -1
+                    self.rank[c] = -1  # not compressible: stays dense
                     continue
                 W[:, r] = residual / norm
-                self.coef[c][k, r] = norm
+                self.coef[c, k, r] = norm
                 self.rank[c] = r + 1
-                self.rank_stack[c] = r + 1
-            self.coef[c][k, :r] = coef
+            self.coef[c, k, :r] = coef
 
     @property
     def all_low_rank(self) -> bool:
-        return all(W is not None for W in self.bases)
+        return bool(np.all(self.rank[: self.n_closed] >= 0))
 
     def coupling(self, c: int, response: np.ndarray, R: np.ndarray, k: int) -> np.ndarray:
         """sum_{j = b1}^{k} response[:, j] R(j, b0:b1) for block c = [b0, b1)."""
         B = self.block
         b0, b1 = c * B, (c + 1) * B
-        W = self.bases[c]
-        if W is None:
-            return response[:, b1 : k + 1] @ R[b1 : k + 1, b0:b1]
         r = self.rank[c]
-        return (response[:, b1 : k + 1] @ self.coef[c][b1 : k + 1, :r]) @ W[:, :r].T
+        if r < 0:
+            return response[:, b1 : k + 1] @ R[b1 : k + 1, b0:b1]
+        return (response[:, b1 : k + 1] @ self.coef[c, b1 : k + 1, :r]) @ self.bases[c, :, :r].T
 
 
 @numba.njit(cache=True, parallel=True)
@@ -315,8 +308,8 @@ def response_rows(k, eta, delta, R, R_T, a, response, blocks: ResponseBlocks):
     later columns as matrix products (``ResponseBlocks.coupling``, low-rank where possible). When
     every full block is low-rank, the fused per-node kernel ``_response_low_rank`` does it all."""
     if blocks.all_low_rank:
-        _response_low_rank(k, a, R, blocks.bases_stack, blocks.coef_stack, blocks.rank_stack,
-                           blocks.block, -eta * delta, response)
+        _response_low_rank(k, a, R, blocks.bases, blocks.coef, blocks.rank, blocks.block,
+                           -eta * delta, response)
         return
     response[:, k] = 1.0
     B = blocks.block

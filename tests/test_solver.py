@@ -292,10 +292,11 @@ def test_blocked_response_rows_equal_the_per_node_substitution():
         per_node, blocked, blocks = _per_node_and_blocked_response(R, a, k)
         if dense:  # a block with more rows than the rank cap cannot be compressed
             B = blocks.block
-            assert all((W is None) == (k - (c + 1) * B + 1 > blocks.max_rank)
-                       for c, W in enumerate(blocks.bases))
+            assert all((rank < 0) == (k - (c + 1) * B + 1 > blocks.max_rank)
+                       for c, rank in enumerate(blocks.rank[: blocks.n_closed]))
         else:
-            assert max(blocks.rank) <= 12 and all(W is not None for W in blocks.bases)
+            closed = blocks.rank[: blocks.n_closed]
+            assert closed.max() <= 12 and np.all(closed >= 0)
         assert np.abs(per_node[:, :100]).max() > 1e-3  # long-range entries are not negligible
         np.testing.assert_allclose(blocked, per_node, rtol=1e-12, atol=1e-14 * np.abs(per_node).max())
 
