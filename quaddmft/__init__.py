@@ -9,26 +9,31 @@ simulates the real algorithm at finite d to check it.
     >>> res = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=0.2)
     >>> round(float(res.gen_error[1]), 5)   # first GD step from w = 0: Bayes-optimal error
     0.10295
+
+The module map is in docs/architecture.md.
 """
 
 from ._errors import ConvergenceError, DivergenceError, ParameterError
 from ._loss import LOSSES, Hinge2, Logistic, Loss, Square
-from ._problem import MIXTURES, Mixture, Problem, PureNoise, ThreeCluster, TwoCluster, finite_d_m0
-from ._result import DMFTResult, SimulationResult, load
-from ._selection import SCHEDULES, SGD, FullBatch, PersistentSGD, SelectionProcess
-from ._averaging import QMC, AveragingRule, MonteCarlo, RULES
+from ._problem import (MIXTURES, FiniteDStart, Mixture, Problem, PureNoise, ThreeCluster,
+                       TwoCluster, finite_d_m0)
+from ._result import DMFTResult, SimulationResult, Status, load
+from ._selection import (LAWS, SCHEDULES, SGD, ExactLaw, FullBatch, LinearLaw, PersistentSGD,
+                         SelectionLaw, SelectionProcess)
+from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature,
+                    rule_from_params)
 from ._solver import solve
-from ._iteration import Quadrature
 from ._simulator import simulate
-from . import statics
-from ._references import bayes_optimal_error, oracle_error, oracle_threshold
+from . import references, statics
+from .references import bayes_optimal_error, oracle_error, oracle_threshold
 
 __all__ = [
-    "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "FullBatch", "Hinge2",
-    "LOSSES", "Logistic", "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError",
-    "PersistentSGD", "Problem", "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD",
-    "SelectionProcess", "SimulationResult", "Square", "ThreeCluster", "TwoCluster",
+    "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
+    "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
+    "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
+    "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD", "SelectionLaw",
+    "SelectionProcess", "SimulationResult", "Square", "Status", "ThreeCluster", "TwoCluster",
     "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
-    "simulate", "solve", "statics",
+    "references", "rule_from_params", "simulate", "solve", "statics",
 ]
 __version__ = "0.1.0"

@@ -105,6 +105,11 @@ class Loss:
     code = -1
     name = "abstract"
     convex_margin = False
+    # A margin loss l(y phi(r)); the square loss (y - phi)^2 / 2 is not one (it trains at y = 0).
+    is_margin = True
+    # Upper bound of l'' (Lambda'' for the linear activation): the curvature that sets the
+    # stability limit of gradient descent (quaddmft.testing.stability_limit).
+    curvature_bound = 1.0
 
     def terms(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
         """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape).
@@ -147,6 +152,7 @@ class Logistic(Loss):
     code = _LOSS_LOGISTIC
     name = "logistic"
     convex_margin = True
+    curvature_bound = 0.25
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ class Square(Loss):
     code = _LOSS_SQUARE
     name = "square"
     convex_margin = True
+    is_margin = False
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf, erfc
 
+import warnings
+
 from ._errors import ParameterError, check_int, check_real, choose
 from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
+from .references import bayes_optimal_error
 
-__all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "MIXTURES"]
+__all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "FiniteDStart",
+           "MIXTURES", "finite_d_m0"]
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,14 @@ class Mixture:
 
     activation_code = ACT_LINEAR
     name = "abstract"
+    title = "abstract mixture"
     # True when the loss is invariant under w -> -w (even activation): then m = 0 is a symmetric
-    # state of the d -> infinity dynamics, which averaging rules must not break themselves.
+    # state of the d -> infinity dynamics, which averaging rules must not break themselves (and
+    # which a DMFT started at m0 = 0 never leaves: start it at FiniteDStart(d)).
     w_sign_symmetric = False
+    # False when phi'' != 0 (the door): the loss curvature in r is then unbounded and no
+    # step size is stable for every r (quaddmft.testing caps the step instead).
+    bounded_curvature = True
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0))
@@ -76,6 +85,10 @@ class Mixture:
 
     def clusters(self) -> Clusters:
         raise NotImplementedError
+
+    def phi(self, r: np.ndarray) -> np.ndarray:
+        """The activation phi(r) (docs/theory.md eq. 1.3): linear unless a subclass says otherwise."""
+        return r
 
     def reduced_clusters(self) -> Clusters:
         """Clusters after the exact symmetry (c, h0, htilde) -> -(c, h0, htilde).
@@ -92,6 +105,10 @@ class Mixture:
 
     def gen_error(self, m, C):
         raise NotImplementedError
+
+    def bayes_optimal_error(self) -> float | None:
+        """The Bayes-optimal test error where a closed form is known (two clusters), else None."""
+        return None
 
     def params(self) -> dict:
         return {"model": self.name, "alpha": self.alpha, "delta": self.delta}
@@ -114,6 +131,7 @@ class TwoCluster(Mixture):
     """
 
     name = "two"
+    title = "two-cluster"
 
     def clusters(self) -> Clusters:
         return Clusters(np.array([1.0, -1.0]), np.array([1.0, -1.0]), np.array([0.5, 0.5]))
@@ -125,6 +143,10 @@ class TwoCluster(Mixture):
         norm = C > 0.0
         out[norm] = 0.5 * erfc(m[norm] / np.sqrt(2.0 * self.delta * C[norm]))
         return out[()] if out.ndim == 0 else out
+
+    def bayes_optimal_error(self) -> float:
+        """docs/theory.md eq. 6.3 (``quaddmft.bayes_optimal_error``)."""
+        return bayes_optimal_error(self.alpha, self.delta)
 
 
 @dataclass(frozen=True)
@@ -147,7 +169,9 @@ class ThreeCluster(Mixture):
     L_: float = field(default=0.7)
     activation_code = ACT_DOOR
     name = "three"
+    title = "three-cluster"
     w_sign_symmetric = True
+    bounded_curvature = False
 
     def __init__(self, alpha: float, delta: float, L: float):
         object.__setattr__(self, "alpha", alpha)
@@ -166,6 +190,10 @@ class ThreeCluster(Mixture):
         return Clusters(
             np.array([0.0, 1.0, -1.0]), np.array([-1.0, 1.0, 1.0]), np.array([0.5, 0.25, 0.25])
         )
+
+    def phi(self, r: np.ndarray) -> np.ndarray:
+        """The door activation phi(r) = r^2 - L^2 (paper eq. 4)."""
+        return r * r - self.L_**2
 
     def gen_error(self, m, C):
         """Paper eq. 25."""
@@ -195,6 +223,7 @@ class PureNoise(Mixture):
     """
 
     name = "noise"
+    title = "pure noise"
 
     def clusters(self) -> Clusters:
         return Clusters(np.array([0.0]), np.array([0.0]), np.array([1.0]))
@@ -208,19 +237,47 @@ MIXTURES = {"two": TwoCluster, "three": ThreeCluster, "noise": PureNoise}
 
 
 @dataclass(frozen=True)
+class FiniteDStart:
+    """The DMFT start m(0) = E|m(0)| = sqrt(2 R / (pi d)) of a random start in dimension ``d``.
+
+    THEORY section 3: the three-cluster (door) dynamics is symmetric under w -> -w, so a DMFT
+    started at m0 = 0 stays at m = 0 for ever; the paper starts it at the finite-d average overlap
+    of w(0) ~ N(0, R I_d). Pass it as ``Problem(..., m0=FiniteDStart(d))``; the problem resolves
+    it with its own R. ``d`` is an integer >= 1.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.ThreeCluster(3.0, 0.05, 0.7), "logistic", R=0.01,
+    ...                      m0=qd.FiniteDStart(5000))
+    >>> round(problem.m0, 10), problem.m0_d
+    (0.0011283792, 5000)
+    """
+
+    d: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "d", check_int("d", self.d, low=1))
+
+    def m0(self, R: float) -> float:
+        return finite_d_m0(R, self.d)
+
+
+@dataclass(frozen=True)
 class Problem:
     """The learning problem: mixture, loss, ridge ``lam`` >= 0, init variance ``R`` >= 0, ``m0``.
 
     w(0) ~ N(0, R I_d); the DMFT starts from the overlap m(0) = m0 (0 for a random start at
     d -> infinity). ``loss`` may be a Loss object or one of the names in ``LOSSES``.
 
-    ``m0="finite-d"`` with ``m0_d = d`` (an integer >= 1) starts the DMFT at the finite-d average
-    E|m(0)| = sqrt(2 R / (pi d)) of a random start in dimension d (THEORY section 3; needed for
-    the three-cluster model, whose symmetric dynamics never leaves eps = 0.5 from m0 = 0). It is
-    resolved here: ``m0`` is that float and ``m0_d`` records d (both in ``params()``). A float m0
-    with ``m0_d`` is accepted only if it equals sqrt(2 R / (pi m0_d)) (so that
-    ``dataclasses.replace`` round-trips). The simulator starts from w(0) = m0 v + sqrt(R) g, so
-    the random start it refers to is simulated with m0 = 0 (``replace(problem, m0=0.0, m0_d=None)``).
+    ``m0=FiniteDStart(d)`` starts the DMFT at the finite-d average E|m(0)| = sqrt(2 R / (pi d))
+    of a random start in dimension d (THEORY section 3; needed for the three-cluster model, whose
+    symmetric dynamics never leaves eps = 0.5 from m0 = 0). It is resolved here: ``m0`` becomes
+    that float and ``m0_d`` records d (both in ``params()``). The older spelling
+    ``m0="finite-d", m0_d=d`` still works and warns. A float m0 with ``m0_d`` is accepted only if
+    it equals sqrt(2 R / (pi m0_d)) (so that ``dataclasses.replace`` round-trips). The simulator
+    starts from w(0) = m0 v + sqrt(R) g, so the random start it refers to is simulated with
+    m0 = 0 (``replace(problem, m0=0.0, m0_d=None)``).
 
     docs/theory.md eqs. 2.1 (w(0)) and 3.8 (m(0) = m0). Raises ParameterError naming the
     parameter for a bad mixture, loss name, lam < 0, R < 0 or m0.
@@ -258,24 +315,34 @@ class Problem:
         object.__setattr__(self, "m0", self._resolve_m0())
 
     def _resolve_m0(self) -> float:
-        if self.m0_d is None:
-            if isinstance(self.m0, str):
+        m0 = self.m0
+        if isinstance(m0, FiniteDStart):
+            if self.m0_d is not None and self.m0_d != m0.d:
+                raise ParameterError(f"m0 = {m0!r} and m0_d = {self.m0_d!r} disagree; pass only m0")
+            object.__setattr__(self, "m0_d", m0.d)
+            return m0.m0(self.R)
+        if isinstance(m0, str):
+            if m0 != "finite-d":
+                raise ParameterError(f"m0 must be a real number or FiniteDStart(d), got {m0!r}")
+            if self.m0_d is None:
                 raise ParameterError(
-                    f"m0 = {self.m0!r} needs m0_d, the dimension d of the finite-d start "
-                    f"sqrt(2 R / (pi d)); otherwise m0 must be a real number")
-            return check_real("m0", self.m0)
+                    "m0 = 'finite-d' needs m0_d, the dimension d of the finite-d start "
+                    "sqrt(2 R / (pi d)); pass m0=FiniteDStart(d) instead")
+            warnings.warn("m0='finite-d', m0_d=d is deprecated; pass m0=FiniteDStart(d)",
+                          DeprecationWarning, stacklevel=4)
+            d = check_int("m0_d", self.m0_d, low=1)
+            object.__setattr__(self, "m0_d", d)
+            return finite_d_m0(self.R, d)
+        m0 = check_real("m0", m0)
+        if self.m0_d is None:
+            return m0
         d = check_int("m0_d", self.m0_d, low=1)
         object.__setattr__(self, "m0_d", d)
         value = finite_d_m0(self.R, d)
-        if isinstance(self.m0, str):
-            if self.m0 != "finite-d":
-                raise ParameterError(f"m0 must be a real number or 'finite-d', got {self.m0!r}")
-            return value
-        m0 = check_real("m0", self.m0)
         if not math.isclose(m0, value, rel_tol=1e-12, abs_tol=0.0):
             raise ParameterError(
                 f"m0_d = {d} is given with m0 = {m0!r}, but the finite-d start is "
-                f"sqrt(2 R / (pi d)) = {value!r}; pass m0='finite-d' (or drop m0_d)")
+                f"sqrt(2 R / (pi d)) = {value!r}; pass m0=FiniteDStart(d) (or drop m0_d)")
         return value
 
     @property
@@ -285,6 +352,12 @@ class Problem:
     @property
     def delta(self) -> float:
         return self.mixture.delta
+
+    @property
+    def h0_enters(self) -> bool:
+        """False when every centre is c = 0 and m0 = 0 (pure noise): then mu = 0, m = 0 for ever
+        and h0 never enters the dynamics (docs/theory.md eq. 3.3)."""
+        return not (self.m0 == 0.0 and np.all(self.mixture.clusters().c == 0.0))
 
     def params(self) -> dict:
         return {

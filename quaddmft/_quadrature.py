@@ -10,6 +10,8 @@ r"""Deterministic quadrature rules: Gauss-Hermite, anisotropic Smolyak grids, Ka
   tensor grids are merged. Weights may be negative; they sum to 1.
 * ``karhunen_loeve(M, tol, max_modes)``: eigen-decomposition of a covariance matrix M, keeping
   modes until the discarded variance fraction is <= tol; returns B with x = B zeta, zeta ~ N(0, I).
+* ``tensor_product(*factors)``: the product of weighted node sets (every node of one factor with
+  every node of the others), the one place where rules combine their coordinates.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from itertools import product
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-__all__ = ["gauss_hermite", "smolyak", "karhunen_loeve", "KLModes"]
+__all__ = ["gauss_hermite", "smolyak", "karhunen_loeve", "KLModes", "tensor_product"]
 
 
 @lru_cache(maxsize=64)
@@ -88,10 +90,10 @@ class KLModes:
     """Karhunen-Loeve truncation of a covariance M (K x K): x = B zeta, B = phi sqrt(lambda).
 
     Attributes: ``B`` (K, n_modes), ``variances`` (kept eigenvalues, decreasing),
-    ``discarded`` (fraction of the trace left out), ``spectrum`` (all eigenvalues, clipped >= 0).
+    ``discarded`` (fraction of the trace left out). At least one mode is kept when M != 0.
     """
 
-    def __init__(self, M: np.ndarray, tol: float, max_modes: int, min_modes: int = 1):
+    def __init__(self, M: np.ndarray, tol: float, max_modes: int):
         M = 0.5 * (M + M.T)
         values, vectors = np.linalg.eigh(M)
         order = np.argsort(values)[::-1]
@@ -103,8 +105,7 @@ class KLModes:
         else:
             tail = 1.0 - np.cumsum(values) / total  # discarded fraction keeping i+1 modes
             n = int(np.argmax(tail <= tol)) + 1 if np.any(tail <= tol) else values.size
-        n = int(min(max(n, min(min_modes, values.size)), max_modes, values.size))
-        self.spectrum = values
+        n = int(min(max(n, min(1, values.size)), max_modes, values.size))
         self.variances = values[:n]
         self.B = vectors[:, :n] * np.sqrt(values[:n])
         self.discarded = float(values[n:].sum() / total) if total > 0 else 0.0
@@ -117,3 +118,28 @@ class KLModes:
 def karhunen_loeve(M, tol=1e-8, max_modes=16):
     """KLModes of M keeping modes until the discarded variance fraction is <= tol."""
     return KLModes(np.asarray(M, dtype=float), tol, max_modes)
+
+
+def tensor_product(*factors):
+    """Tensor product of weighted node sets, the last factor running fastest.
+
+    Each factor is ``(weights (n_i,), {name: array with n_i rows})``. Returns ``(weights, arrays)``
+    with prod(n_i) rows: the weight of a node is the product of its factors' weights (multiplied
+    left to right), and each array is repeated or tiled to match.
+
+    Examples
+    --------
+    >>> w, a = tensor_product((np.array([0.5, 0.5]), {"c": np.array([1.0, -1.0])}),
+    ...                       (np.array([0.25, 0.75]), {"h0": np.array([-1.0, 1.0])}))
+    >>> w, a["c"], a["h0"]
+    (array([0.125, 0.375, 0.125, 0.375]), array([ 1.,  1., -1., -1.]), array([-1.,  1., -1.,  1.]))
+    """
+    weight = np.ones(1)
+    arrays: dict = {}
+    for w, fields in factors:
+        n_old, n_new = weight.size, w.size
+        weight = np.repeat(weight, n_new) * np.tile(w, n_old)
+        arrays = {k: np.repeat(v, n_new, axis=0) for k, v in arrays.items()}
+        for k, v in fields.items():
+            arrays[k] = np.tile(v, (n_old,) + (1,) * (v.ndim - 1))
+    return weight, arrays

@@ -1,50 +1,84 @@
-"""Result objects of solve() and simulate(), with exact save/load round trips.
+"""Result objects of ``solve`` and ``simulate``, with exact save/load round trips.
 
-Storage format: one ``.npz`` file holding every array field under its own name plus a
-``__metadata__`` entry, a JSON string with the scalar and dict fields (params, status, message,
-history, ...). ``load`` rebuilds the very same object (arrays bit for bit).
+Both carry the curves of ``_observables.CURVES`` on the grid ``t``, one error array ``<curve>_err``
+per curve whose meaning ``error_kind`` states ("standard error": of the mean over independent
+replicates or seeds; "refinement": |fine - coarser| of a deterministic rule), a ``status``
+(``Status``) with a human ``message``, and every parameter of the run in ``params``.
+
+Storage format (``FORMAT_VERSION`` 2): one ``.npz`` file holding every array field under its own
+name plus a ``__metadata__`` entry, a JSON string with the other fields, ``__kind__`` and
+``__format__``. ``load`` rebuilds the very same object (arrays bit for bit); files of format 1
+(no ``__format__``: the weight response stored as ``R``, simulation errors as ``*_sem``) are
+read and converted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DMFTResult", "SimulationResult", "load"]
+from ._observables import CURVES
+
+__all__ = ["DMFTResult", "SimulationResult", "Status", "load", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 2
 
 
-class _Savable:
-    """Mixin: dataclass fields that are ndarrays go to npz arrays, the rest to JSON metadata."""
+class Status(str, Enum):
+    """Outcome of a run: ``SUCCESS``, or why its curves stop early or are missing."""
+
+    SUCCESS = "success"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+
+class _Result:
+    """Shared behaviour: ``success``, JSON export, save; dataclass fields that are ndarrays go to
+    npz arrays, the rest to JSON metadata."""
 
     kind = "abstract"
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status(self.status))
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.SUCCESS
+
+    def to_json_dict(self) -> dict:
+        """The CLI's JSON: ``t``, the curves, their ``*_err``, params, status, message, ..."""
+        keys = ("t",) + CURVES
+        out = {k: getattr(self, k).tolist() for k in keys}
+        out.update({f"{k}_err": getattr(self, f"{k}_err").tolist() for k in CURVES})
+        out.update(self._extra_json())
+        out.update(params=self.params, status=self.status.value, message=self.message,
+                   error_kind=self.error_kind, wall_time=self.wall_time)
+        return out
+
+    def _extra_json(self) -> dict:
+        return {}
 
     def save(self, path) -> Path:
         """Write the result to ``path`` (``.npz`` appended if missing); return the path written."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        arrays, meta = {}, {"__kind__": self.kind}
+        arrays, meta = {}, {"__kind__": self.kind, "__format__": FORMAT_VERSION}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 arrays[f.name] = value
             else:
-                meta[f.name] = value
+                meta[f.name] = value.value if isinstance(value, Enum) else value
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, __metadata__=np.array(json.dumps(meta, default=_json_default)), **arrays)
         return path
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict: arrays become lists of floats (NaN never occurs in a valid result)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.tolist() if isinstance(value, np.ndarray) else value
-        return out
 
 
 def _json_default(obj):
@@ -56,17 +90,19 @@ def _json_default(obj):
 
 
 @dataclass(frozen=True, eq=False)
-class DMFTResult(_Savable):
+class DMFTResult(_Result):
     """Solution of the discrete-time DMFT (THEORY section 3) on the grid t_k = k eta, k = 0..K.
 
     Curves (shape (K+1,)): ``t``, ``m`` (magnetisation), ``C`` = m^2 + C_perp(k,k) (weight norm
     |w|^2/d), ``gen_error``, ``train_loss`` e = alpha <Lambda>, ``train_accuracy``.
     Kernels: ``Gamma`` (K+1, K+1) lower triangular (Gamma(k,k) is the paper's lambda-hat),
-    ``M_C`` (K+1, K+1) symmetric, ``mu`` (K+1,). Weight side: ``R`` (K+1, K+1) response
-    R(k, j) (strictly lower), ``P`` (K+1,), ``C_perp`` (K+1, K+1).
-    Error estimates ``*_err``: one standard error of the averaging rule for each curve (zero where
-    the rule is exact). ``params``: every parameter of the solve; ``status``/``message``: outcome;
-    ``history``: per-iteration record of iterative rules (empty for a causal sweep).
+    ``M_C`` (K+1, K+1) symmetric, ``mu`` (K+1,). Weight side: ``response`` (K+1, K+1) the
+    response R(k, j) (strictly lower), ``P`` (K+1,), ``C_perp`` (K+1, K+1).
+    Error estimates ``*_err`` of each curve, of the kind ``error_kind`` ("standard error" for
+    the sampling rules, zero where the rule is exact; "refinement" for ``Quadrature``).
+    ``params``: every parameter of the solve (the rule's in full: ``rules.rule_from_params``
+    rebuilds it); ``status``/``message``: outcome; ``history``: per-iteration record of
+    iterative rules (empty for a causal sweep).
     Equations: docs/theory.md eqs. 3.5-3.11 (kernels and weight side), 4.1-4.4 (curves).
 
     Examples
@@ -75,10 +111,10 @@ class DMFTResult(_Savable):
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
     >>> res = qd.solve(problem, eta=0.2, t_max=1.0,
     ...                rule=qd.QMC(n_points=32, n_h0=4, n_replicates=4))
-    >>> res.status, res.t.shape, res.Gamma.shape
-    ('success', (6,), (6, 6))
+    >>> res.success, res.error_kind, res.t.shape, res.Gamma.shape
+    (True, 'standard error', (6,), (6, 6))
     >>> sorted(res.to_json_dict())[:4]
-    ['C', 'C_err', 'gen_error', 'gen_error_err']
+    ['C', 'C_err', 'error_kind', 'gen_error']
     """
 
     t: np.ndarray
@@ -90,7 +126,7 @@ class DMFTResult(_Savable):
     Gamma: np.ndarray
     M_C: np.ndarray
     mu: np.ndarray
-    R: np.ndarray
+    response: np.ndarray
     P: np.ndarray
     C_perp: np.ndarray
     m_err: np.ndarray
@@ -99,38 +135,38 @@ class DMFTResult(_Savable):
     train_loss_err: np.ndarray
     train_accuracy_err: np.ndarray
     params: dict
-    status: str = "success"
+    error_kind: str = "standard error"
+    status: Status = Status.SUCCESS
     message: str = ""
     history: list = field(default_factory=list)
     wall_time: float = 0.0
 
     kind = "dmft"
 
-    def to_json_dict(self) -> dict:
-        """The CLI's JSON: curves, their error estimates, params, status."""
-        keys = ["t", "gen_error", "train_loss", "train_accuracy", "m", "C"]
-        out = {k: getattr(self, k).tolist() for k in keys}
-        out.update({f"{k}_err": getattr(self, f"{k}_err").tolist() for k in keys[1:]})
-        out.update(params=self.params, status=self.status, message=self.message,
-                   wall_time=self.wall_time)
-        return out
+    @property
+    def R(self) -> np.ndarray:
+        """Deprecated name of ``response`` (``R`` is the initial variance in ``params``)."""
+        warnings.warn("DMFTResult.R is deprecated; use DMFTResult.response", DeprecationWarning,
+                      stacklevel=2)
+        return self.response
 
 
 @dataclass(frozen=True, eq=False)
-class SimulationResult(_Savable):
-    """Finite-d simulation of the real algorithm (paper eqs. 7-9), mean and s.e.m. over seeds.
+class SimulationResult(_Result):
+    """Finite-d simulation of the real algorithm (paper eqs. 7-9), mean and standard error over seeds.
 
     Curves (shape (K+1,)): ``t``, ``m`` = w.v/d, ``C`` = |w|^2/d, ``gen_error`` (closed form
     given w, paper eqs. 24/25), ``train_loss`` e = (1/d) sum_mu Lambda, ``train_accuracy``;
-    each with ``*_sem`` (standard error of the mean over seeds). ``gen_error_empirical`` is the
-    error on fresh test points when requested (else empty arrays).
+    each with ``*_err``, one standard error of the mean over seeds (``error_kind`` "standard
+    error"; the older names ``*_sem`` still work and warn). ``gen_error_empirical`` is the error
+    on fresh test points when requested (else empty arrays).
 
     Examples
     --------
     >>> import quaddmft as qd
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
     >>> sim = qd.simulate(problem, eta=0.2, t_max=1.0, d=100, seeds=2)
-    >>> sim.t.shape, sim.gen_error_sem.shape, sim.gen_error_empirical.shape, sim.params["n"]
+    >>> sim.t.shape, sim.gen_error_err.shape, sim.gen_error_empirical.shape, sim.params["n"]
     ((6,), (6,), (0,), 200)
     """
 
@@ -140,33 +176,46 @@ class SimulationResult(_Savable):
     gen_error: np.ndarray
     train_loss: np.ndarray
     train_accuracy: np.ndarray
-    m_sem: np.ndarray
-    C_sem: np.ndarray
-    gen_error_sem: np.ndarray
-    train_loss_sem: np.ndarray
-    train_accuracy_sem: np.ndarray
+    m_err: np.ndarray
+    C_err: np.ndarray
+    gen_error_err: np.ndarray
+    train_loss_err: np.ndarray
+    train_accuracy_err: np.ndarray
     gen_error_empirical: np.ndarray
-    gen_error_empirical_sem: np.ndarray
+    gen_error_empirical_err: np.ndarray
     params: dict
-    status: str = "success"
+    error_kind: str = "standard error"
+    status: Status = Status.SUCCESS
     message: str = ""
     wall_time: float = 0.0
 
     kind = "simulation"
 
-    def to_json_dict(self) -> dict:
-        keys = ["t", "gen_error", "train_loss", "train_accuracy", "m", "C"]
-        out = {k: getattr(self, k).tolist() for k in keys}
-        out.update({f"{k}_sem": getattr(self, f"{k}_sem").tolist() for k in keys[1:]})
-        if self.gen_error_empirical.size:
-            out["gen_error_empirical"] = self.gen_error_empirical.tolist()
-            out["gen_error_empirical_sem"] = self.gen_error_empirical_sem.tolist()
-        out.update(params=self.params, status=self.status, message=self.message,
-                   wall_time=self.wall_time)
-        return out
+    def _extra_json(self) -> dict:
+        if not self.gen_error_empirical.size:
+            return {}
+        return {"gen_error_empirical": self.gen_error_empirical.tolist(),
+                "gen_error_empirical_err": self.gen_error_empirical_err.tolist()}
+
+    def __getattr__(self, name):
+        # Deprecated *_sem names of the *_err arrays (format 1 and the API before it).
+        if name.endswith("_sem") and not name.startswith("_"):
+            warnings.warn(f"SimulationResult.{name} is deprecated; use {name[:-4]}_err",
+                          DeprecationWarning, stacklevel=2)
+            return object.__getattribute__(self, name[:-4] + "_err")
+        raise AttributeError(name)
 
 
 _KINDS = {"dmft": DMFTResult, "simulation": SimulationResult}
+
+
+def _from_format_1(kind: str, arrays: dict, meta: dict) -> None:
+    """Rename the fields of a format-1 file in place (``R`` -> ``response``, ``*_sem`` -> ``*_err``)."""
+    if kind == "dmft" and "R" in arrays:
+        arrays["response"] = arrays.pop("R")
+    for name in [n for n in arrays if n.endswith("_sem")]:
+        arrays[name[:-4] + "_err"] = arrays.pop(name)
+    meta.setdefault("error_kind", "standard error")
 
 
 def load(path):
@@ -189,5 +238,7 @@ def load(path):
     with np.load(Path(path), allow_pickle=False) as data:
         meta = json.loads(str(data["__metadata__"]))
         arrays = {k: data[k] for k in data.files if k != "__metadata__"}
-    cls = _KINDS[meta.pop("__kind__")]
-    return cls(**arrays, **meta)
+    kind = meta.pop("__kind__")
+    if meta.pop("__format__", 1) == 1:
+        _from_format_1(kind, arrays, meta)
+    return _KINDS[kind](**arrays, **meta)

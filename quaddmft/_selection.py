@@ -6,9 +6,9 @@ Every process is a two-state Markov chain in discrete time k = 0, 1, ... with
 
 * ``FullBatch()``:            s = 1 always (gradient descent).
 * ``SGD(b)``:                 i.i.d. Bernoulli(b): p_on = p_stay = b.
-* ``PersistentSGD(b, tau)``:  law "linear" (paper eq. 9): p_on = eta/tau,
+* ``PersistentSGD(b, tau)``:  ``LinearLaw()`` (paper eq. 9): p_on = eta/tau,
   p_stay = 1 - eta (1 - b)/(b tau), valid iff tau >= eta max(1, (1 - b)/b);
-  law "exact" (exact one-step law of the continuous-time chain): with E = exp(-eta/(b tau)),
+  ``ExactLaw()`` (exact one-step law of the continuous-time chain): with E = exp(-eta/(b tau)),
   p_on = b (1 - E), p_stay = 1 - (1 - b)(1 - E); valid for every tau > 0.
   Both are stationary at P(s = 1) = b with <s(k) s(k')> = b^2 + b (1 - b) q^|k - k'|,
   q = p_stay - p_on (q = 1 - eta/(b tau) for the linear law, E for the exact one).
@@ -27,7 +27,8 @@ import numpy as np
 
 from ._errors import ParameterError, check_real, choose
 
-__all__ = ["SelectionProcess", "FullBatch", "SGD", "PersistentSGD", "Chain", "sample_paths"]
+__all__ = ["SelectionProcess", "FullBatch", "SGD", "PersistentSGD", "Chain", "SelectionLaw",
+           "LinearLaw", "ExactLaw", "LAWS", "SCHEDULES", "sample_paths", "path_probability"]
 
 
 @dataclass(frozen=True)
@@ -144,15 +145,87 @@ class SGD(SelectionProcess):
         return {"schedule": "sgd", "b": self.b}
 
 
-_LAWS = ("linear", "exact")
+class SelectionLaw:
+    """How Persistent-SGD's continuous-time rates become per-step probabilities at step eta.
+
+    ``chain(b, tau, eta)`` returns the validated ``Chain``; ``LAWS`` maps the names used by the
+    CLI and TOML to instances (docs/theory.md eqs. 2.2-2.3).
+    """
+
+    name = "abstract"
+
+    def chain(self, b: float, tau: float, eta: float) -> Chain:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+class LinearLaw(SelectionLaw):
+    """The paper's per-step law (eq. 9): P(0 -> 1) = eta/tau, P(1 -> 0) = eta (1 - b)/(b tau).
+
+    Valid only when both lie in [0, 1], i.e. tau >= eta max(1, (1 - b)/b) (docs/theory.md
+    eq. 2.3); otherwise ``chain`` raises ParameterError naming tau, eta and b.
+
+    Examples
+    --------
+    >>> from quaddmft import LinearLaw
+    >>> LinearLaw().chain(b=0.3, tau=1 / 0.6, eta=0.2)
+    Chain(b=0.3, p_on=0.12, p_stay=0.72)
+    """
+
+    name = "linear"
+
+    def chain(self, b: float, tau: float, eta: float) -> Chain:
+        tau_min = eta * max(1.0, (1.0 - b) / b)
+        if tau < tau_min:
+            raise ParameterError(
+                f"tau = {tau!r} is too small for the linear Persistent-SGD law at eta = {eta!r}, "
+                f"b = {b!r}: the per-step probabilities eta/tau and eta(1-b)/(b tau) must lie in "
+                f"[0, 1], i.e. tau >= eta*max(1, (1-b)/b) = {tau_min!r}. "
+                f"Use law='exact' (exact one-step law of the continuous-time chain) instead."
+            )
+        # At the boundary tau = eta (1-b)/b, round-off can give -2e-16: the value is 0.
+        return Chain(b, eta / tau, max(0.0, 1.0 - eta * (1.0 - b) / (b * tau)))
+
+
+class ExactLaw(SelectionLaw):
+    """The exact one-step law of the continuous-time chain with rates 1/tau and (1 - b)/(b tau).
+
+    With E = exp(-eta/(b tau)): p_on = b (1 - E), p_stay = 1 - (1 - b)(1 - E); valid for every
+    tau > 0, stationary at b, same eta -> 0 limit as the linear law (docs/theory.md eq. 2.2).
+
+    Examples
+    --------
+    >>> from quaddmft import ExactLaw
+    >>> chain = ExactLaw().chain(b=0.1, tau=1 / 0.6, eta=0.2)
+    >>> round(chain.p_on, 6), round(chain.p_stay, 6)
+    (0.069881, 0.371075)
+    """
+
+    name = "exact"
+
+    def chain(self, b: float, tau: float, eta: float) -> Chain:
+        decay = -math.expm1(-eta / (b * tau))  # 1 - exp(-eta/(b tau)), accurate for small eta
+        return Chain(b, b * decay, 1.0 - (1.0 - b) * decay)
+
+
+LAWS = {"linear": LinearLaw(), "exact": ExactLaw()}
 
 
 @dataclass(frozen=True)
 class PersistentSGD(SelectionProcess):
     """Persistent-SGD (paper eq. 9): each sample stays in or out of the batch for a time ~ tau.
 
-    ``law="linear"`` is the paper's per-step law (needs tau >= eta max(1, (1-b)/b));
-    ``law="exact"`` is the exact one-step law of the continuous-time chain (any tau > 0).
+    ``law=LinearLaw()`` (default) is the paper's per-step law (needs tau >= eta max(1, (1-b)/b));
+    ``law=ExactLaw()`` is the exact one-step law of the continuous-time chain (any tau > 0).
+    The names "linear" and "exact" are accepted too (``LAWS``).
 
     docs/theory.md eqs. 2.2-2.4. ``b`` in (0, 1] is the batch fraction, ``tau`` > 0 the
     persistence time (time units). ``chain(eta)`` raises ParameterError (naming tau, eta and b)
@@ -175,36 +248,27 @@ class PersistentSGD(SelectionProcess):
 
     b: float
     tau: float
-    law: str = "linear"
+    law: SelectionLaw = LAWS["linear"]
     name = "persistent"
 
     def __post_init__(self):
         object.__setattr__(self, "b", check_real("b", self.b, low=0.0, high=1.0, high_open=False))
         object.__setattr__(self, "tau", check_real("tau", self.tau, low=0.0))
-        choose("law", self.law, {name: name for name in _LAWS})
+        law = choose("law", self.law, LAWS) if isinstance(self.law, str) else self.law
+        if not isinstance(law, SelectionLaw):
+            raise ParameterError(f"law must be LinearLaw(), ExactLaw() or one of {sorted(LAWS)}, "
+                                 f"got {self.law!r}")
+        object.__setattr__(self, "law", law)
 
     def chain(self, eta: float) -> Chain:
         eta = check_real("eta", eta, low=0.0)
-        b, tau = self.b, self.tau
-        if b == 1.0:
+        if self.b == 1.0:
             # s(0) = 1 and P(1 -> 0) = 0: the chain never leaves s = 1, whatever tau.
             return Chain(1.0, 1.0, 1.0)
-        if self.law == "linear":
-            tau_min = eta * max(1.0, (1.0 - b) / b)
-            if tau < tau_min:
-                raise ParameterError(
-                    f"tau = {tau!r} is too small for the linear Persistent-SGD law at eta = {eta!r}, "
-                    f"b = {b!r}: the per-step probabilities eta/tau and eta(1-b)/(b tau) must lie in "
-                    f"[0, 1], i.e. tau >= eta*max(1, (1-b)/b) = {tau_min!r}. "
-                    f"Use law='exact' (exact one-step law of the continuous-time chain) instead."
-                )
-            # At the boundary tau = eta (1-b)/b, round-off can give -2e-16: the value is 0.
-            return Chain(b, eta / tau, max(0.0, 1.0 - eta * (1.0 - b) / (b * tau)))
-        decay = -math.expm1(-eta / (b * tau))  # 1 - exp(-eta/(b tau)), accurate for small eta
-        return Chain(b, b * decay, 1.0 - (1.0 - b) * decay)
+        return self.law.chain(self.b, self.tau, eta)
 
     def params(self) -> dict:
-        return {"schedule": "persistent", "b": self.b, "tau": self.tau, "law": self.law}
+        return {"schedule": "persistent", "b": self.b, "tau": self.tau, "law": self.law.name}
 
 
 SCHEDULES = {"gd": FullBatch, "sgd": SGD, "persistent": PersistentSGD}

@@ -45,11 +45,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._errors import DivergenceError, ParameterError, check_int, check_real
-from ._loss import ACT_DOOR
+from ._errors import DivergenceError, ParameterError, check_int
+from ._inputs import check_run
+from ._observables import CURVES, mean_and_standard_error
 from ._problem import Problem
 from ._result import SimulationResult
-from ._selection import Chain, FullBatch, SelectionProcess, sample_paths
+from ._selection import Chain, SelectionProcess, sample_paths
 
 __all__ = ["simulate", "make_dataset", "training_loss", "gradient"]
 
@@ -104,14 +105,6 @@ def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
             f"d must be at least {math.ceil(0.5 / problem.alpha)}"
         )
     return _draw_points(problem, d, n, rng)
-
-
-def _phi(problem: Problem, r: np.ndarray) -> np.ndarray:
-    """The activation phi(r): r (linear) or r^2 - L^2 (door, paper eq. 4)."""
-    mixture = problem.mixture
-    if mixture.activation_code == ACT_DOOR:
-        return r * r - mixture.L**2
-    return r
 
 
 def _loss_terms(problem: Problem, y: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -217,9 +210,6 @@ class SeedPath:
     gen_error_empirical: np.ndarray
 
 
-_CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
-
-
 def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                   seed_seq: np.random.SeedSequence, test_points: int = 0) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
@@ -256,9 +246,9 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
             train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d
             if not np.isfinite(train_loss[k]):
                 raise DivergenceError(k, f"the training loss is not finite (|w|^2/d = {C[k]:.3g})")
-            train_accuracy[k] = np.mean(y * _phi(problem, r) > 0.0)
+            train_accuracy[k] = np.mean(y * problem.mixture.phi(r) > 0.0)
             if test_points:
-                y_hat = np.where(_phi(problem, _preactivations(w, X_test)) > 0.0, 1.0, -1.0)
+                y_hat = np.where(problem.mixture.phi(_preactivations(w, X_test)) > 0.0, 1.0, -1.0)
                 test_error[k] = 0.25 * np.mean((y_test - y_hat) ** 2)
             if k < K:
                 w = w - eta * gradient(w, X, y, s[:, k], problem, r=r)
@@ -268,12 +258,24 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                     train_accuracy=train_accuracy, gen_error_empirical=test_error)
 
 
+def _seed_statistics(paths: list[SeedPath]) -> dict:
+    """Mean over seeds of every curve and its standard error ``<curve>_err``."""
+    fields = {}
+    with_test = paths[0].gen_error_empirical.size > 0
+    for name in CURVES + (("gen_error_empirical",) if with_test else ()):
+        fields[name], fields[f"{name}_err"] = mean_and_standard_error([getattr(p, name) for p in paths])
+    if not with_test:
+        fields["gen_error_empirical"] = np.empty(0)
+        fields["gen_error_empirical_err"] = np.empty(0)
+    return fields
+
+
 def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
     """Which selection law was simulated, in words and numbers (to be shown on plots)."""
     if chain.deterministic:
         return "full batch: s = 1 for every sample and step"
     law = getattr(schedule, "law", None)
-    name = f"{schedule.name} ({law} law)" if law else schedule.name
+    name = f"{schedule.name} ({law.name} law)" if law is not None else schedule.name
     return (f"{name}: s(0) ~ Bernoulli({chain.b:.6g}), P(0->1) = {chain.p_on:.6g}, "
             f"P(1->1) = {chain.p_stay:.6g} per step")
 
@@ -314,8 +316,8 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     Returns
     -------
     SimulationResult
-        Mean over seeds of every curve (shape (K+1,)) and its standard error
-        std(ddof=1)/sqrt(seeds); ``gen_error_empirical`` and its sem are empty without test points.
+        Mean over seeds of every curve (shape (K+1,)), standard error std(ddof=1)/sqrt(seeds)
+        in ``*_err``; ``gen_error_empirical`` is empty without test points.
 
     Raises
     ------
@@ -332,28 +334,16 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     >>> bool(abs(sim.gen_error[1] - qd.bayes_optimal_error(2.0, 0.5)) < 0.05)   # eq. 6.3, O(1/sqrt(d))
     True
     """
-    if not isinstance(problem, Problem):
-        raise ParameterError(f"problem must be a quaddmft.Problem, got {problem!r}")
-    schedule = FullBatch() if schedule is None else schedule
-    if not isinstance(schedule, SelectionProcess):
-        raise ParameterError(
-            f"schedule must be FullBatch(), SGD(b) or PersistentSGD(b, tau), got {schedule!r}"
-        )
-    eta = check_real("eta", eta, low=0.0)
-    t_max = check_real("t_max", t_max, low=0.0)
+    run = check_run(problem, schedule, eta, t_max)
     d = check_int("d", d, low=1)
     seeds = check_int("seeds", seeds, low=2)
     seed = check_int("seed", seed, low=0)
     test_points = check_int("test_points", test_points, low=0)
-    K = int(math.floor(t_max / eta + 1e-9))
-    if K < 1:
-        raise ParameterError(f"t_max = {t_max} must be at least one step, eta = {eta}")
     if n_samples(problem, d) < 1:
         raise ParameterError(
             f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)"
         )
-    chain = schedule.chain(eta)
-
+    schedule, chain, eta, K = run.schedule, run.chain, run.eta, run.K
     started = time.perf_counter()
     paths = []
     for index, seed_seq in enumerate(seed_sequences(seed, seeds)):
@@ -363,22 +353,10 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
             print(f"quaddmft simulate: seed {index + 1}/{seeds} done "
                   f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
 
-    fields = {}
-    names = _CURVES + (("gen_error_empirical",) if test_points else ())
-    for name in names:
-        stack = np.stack([getattr(p, name) for p in paths])
-        fields[name] = stack.mean(axis=0)
-        fields[f"{name}_sem"] = stack.std(axis=0, ddof=1) / math.sqrt(seeds)
-    if not test_points:
-        fields["gen_error_empirical"] = np.empty(0)
-        fields["gen_error_empirical_sem"] = np.empty(0)
-
-    params = {**problem.params(), **schedule.params(), "eta": eta, "t_max": t_max, "K": K,
-              "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
-              "test_points": test_points, "law_note": _law_note(schedule, chain),
-              "chain": {"b": chain.b, "p_on": chain.p_on, "p_stay": chain.p_stay}}
+    params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
+              "test_points": test_points, "law_note": _law_note(schedule, chain)}
     return SimulationResult(
-        t=eta * np.arange(K + 1), params=params, status="success",
+        t=eta * np.arange(K + 1), params=params,
         message=f"{seeds} runs of K = {K} steps at d = {d}",
-        wall_time=time.perf_counter() - started, **fields,
+        wall_time=time.perf_counter() - started, **_seed_statistics(paths),
     )

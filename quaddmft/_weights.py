@@ -1,19 +1,22 @@
 r"""Weight-side recursions: linear and deterministic once the kernels are known.
 
-THEORY section 3 (docs/theory.md eqs. 3.8-3.11), with a = 1 - eta lambda:
+THEORY section 3 (docs/theory.md eqs. 3.8-3.11), with decay = 1 - eta lambda:
 
-    m(k+1)    = a m(k) - eta mu(k),                                   m(0) = m0
-    P(k+1)    = a P(k) - eta sum_{l<=k} Gamma(k, l) P(l),             P(0) = 1
-    R(k+1, j) = a R(k, j) - eta sum_{l=j+1}^{k} Gamma(k, l) R(l, j),  R(j+1, j) = 1
+    m(k+1)    = decay m(k) - eta mu(k),                                   m(0) = m0
+    P(k+1)    = decay P(k) - eta sum_{l<=k} Gamma(k, l) P(l),             P(0) = 1
+    R(k+1, j) = decay R(k, j) - eta sum_{l=j+1}^{k} Gamma(k, l) R(l, j),  R(j+1, j) = 1
     C_perp(k, k') = R0 P(k) P(k') + eta^2 sum_{j<k, j'<k'} R(k, j) R(k', j') M_C(j, j')
 
 R is stored as a (K+1, K+1) strictly lower-triangular matrix (R(k, j) = 0 for j >= k), so the
-sum over l in the R recursion can run over all l <= k.
+sum over l in the R recursion can run over all l <= k. R0 is the initial variance (the
+problem's ``R``); R without a subscript is the response.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["WeightSide", "FrozenWeights"]
 
 
 class WeightSide:
@@ -31,11 +34,15 @@ class WeightSide:
 
     def advance(self, k: int, gamma_row: np.ndarray, mu_k: float) -> None:
         """Given Gamma(k, 0..k) and mu(k), compute m(k+1), P(k+1), R(k+1, 0..k)."""
-        eta, a = self.eta, self.decay
-        self.m[k + 1] = a * self.m[k] - eta * mu_k
-        self.P[k + 1] = a * self.P[k] - eta * gamma_row @ self.P[: k + 1]
-        self.R[k + 1, : k + 1] = a * self.R[k, : k + 1] - eta * gamma_row @ self.R[: k + 1, : k + 1]
+        eta, decay = self.eta, self.decay
+        self.m[k + 1] = decay * self.m[k] - eta * mu_k
+        self.P[k + 1] = decay * self.P[k] - eta * gamma_row @ self.P[: k + 1]
+        self.R[k + 1, : k + 1] = decay * self.R[k, : k + 1] - eta * gamma_row @ self.R[: k + 1, : k + 1]
         self.R[k + 1, k] = 1.0
+
+    def noise_covariance(self, M_C: np.ndarray) -> np.ndarray:
+        """The covariance of xi that drives the nodes: the M_C being built."""
+        return M_C
 
     def c_perp_diag(self, k: int, M_C: np.ndarray) -> float:
         """C_perp(k, k) from kernels of steps < k."""
@@ -45,3 +52,23 @@ class WeightSide:
     def c_perp(self, M_C: np.ndarray) -> np.ndarray:
         """The whole C_perp(k, k') matrix."""
         return self.R0 * np.outer(self.P, self.P) + self.eta**2 * self.R @ M_C @ self.R.T
+
+
+class FrozenWeights(WeightSide):
+    """A solved weight side that does not advance: m, P, R and the M_C of a finished solve.
+
+    An *observer pass* drives new nodes through the solved dynamics with it: the nodes see the
+    converged m, P, R and a noise xi ~ GP(0, solved M_C), and only the observables they produce
+    are new (e.g. the training accuracy of a rule whose nodes integrate it badly).
+    """
+
+    def __init__(self, K: int, eta: float, lam: float, R0: float, solved):
+        super().__init__(K, eta, lam, float(solved.m[0]), R0)
+        self.m[:], self.P[:], self.R[:] = solved.m, solved.P, solved.response
+        self.solved_M_C = solved.M_C
+
+    def advance(self, k: int, gamma_row: np.ndarray, mu_k: float) -> None:
+        """Nothing: the weight side is given."""
+
+    def noise_covariance(self, M_C: np.ndarray) -> np.ndarray:
+        return self.solved_M_C

@@ -43,10 +43,10 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import erfc
 
-from ._averaging import gauss_hermite
 from ._errors import ConvergenceError, ParameterError, check_int, check_real, choose
 from ._loss import LOSSES, Loss
 from ._problem import Problem, TwoCluster
+from ._quadrature import gauss_hermite
 from ._simulator import gradient, make_dataset, training_loss
 
 __all__ = ["StaticsResult", "saddle_point", "direct_minimisation", "prox"]
@@ -78,7 +78,7 @@ class StaticsResult:
 def _resolve_loss(loss) -> Loss:
     if isinstance(loss, str):
         loss = choose("loss", loss, LOSSES)
-    if not isinstance(loss, Loss) or not loss.convex_margin or loss.name == "square":
+    if not isinstance(loss, Loss) or not loss.convex_margin or not loss.is_margin:
         raise ParameterError(
             f"loss must be a convex margin loss ('logistic' or 'squared-hinge'), got {loss!r}"
         )

@@ -30,9 +30,9 @@ import math
 
 from hypothesis import strategies as st
 
-from ._averaging import QMC
 from ._problem import Problem, PureNoise, ThreeCluster, TwoCluster
-from ._selection import SGD, FullBatch, PersistentSGD
+from ._selection import SGD, ExactLaw, FullBatch, PersistentSGD
+from .rules import QMC
 
 __all__ = [
     "alphas", "deltas", "lams", "init_variances", "door_widths", "mixtures", "losses", "problems",
@@ -94,7 +94,7 @@ def problems(mixture=None, loss=None, lam=None, R=None, m0=None):
     """
     def build(mix):
         loss_strategy = losses() if loss is None else loss
-        if mix.name == "three":
+        if not mix.bounded_curvature:
             loss_strategy = st.just("logistic")
         return st.builds(
             Problem, st.just(mix), loss_strategy,
@@ -108,7 +108,7 @@ def problems(mixture=None, loss=None, lam=None, R=None, m0=None):
 
 def curvature_bound(problem: Problem) -> float:
     """Upper bound of Lambda'' for the linear activation (1/4 logistic, 1 otherwise)."""
-    return 0.25 if problem.loss.name == "logistic" else 1.0
+    return problem.loss.curvature_bound
 
 
 def stability_limit(problem: Problem) -> float:
@@ -127,7 +127,7 @@ def stability_limit(problem: Problem) -> float:
 def stable_step_sizes(problem: Problem, low: float = 0.02, high: float = 0.3, safety: float = 0.5):
     """Step sizes in [low, min(high, safety * stability_limit)] (capped at 0.1 for the door)."""
     cap = min(high, safety * stability_limit(problem))
-    if problem.mixture.name == "three":
+    if not problem.mixture.bounded_curvature:
         cap = min(cap, 0.1)
     return st.floats(min(low, cap), cap, **_FLOAT)
 
@@ -150,7 +150,7 @@ def schedules(eta: float, kinds=("gd", "sgd", "persistent", "persistent-exact"))
             st.floats(1.0, 5.0).map(lambda f: f * eta * max(1.0, (1.0 - b) / b)))))
     if "persistent-exact" in kinds:
         options.append(st.builds(PersistentSGD, batch_fractions(), st.floats(0.05, 5.0, **_FLOAT),
-                                 law=st.just("exact")))
+                                 law=st.just(ExactLaw())))
     return st.one_of(options)
 
 

@@ -1,0 +1,218 @@
+r"""The causal sweep: one forward march k = 0..K of the discrete-time DMFT over a node set.
+
+Causality (THEORY section 3): the effective process at step k needs the kernels Gamma, M_C, mu
+of steps < k only, and the weight side at step k+1 needs the kernels of step k. So the equations
+are solved exactly (up to the averaging rule) by marching k = 0..K once. Each step:
+
+1. the noise row: row k-1 of the causal Cholesky factor of M_C (``CausalCholesky``), or of a
+   fixed basis xi = B z (``FixedBasis``: Karhunen-Loeve modes given by the rule),
+2. the numba kernel ``effective_step`` (h(k), r(k), losses, response row rho(k, .)), and from
+   ``ResponseOptions.blocked_from`` on the blocked response (``_response.response_rows``),
+3. the kernel rows, as weighted averages over nodes (docs/theory.md eqs. 3.5-3.7):
+       Gamma(k, l) = alpha Delta < s(k) Lambda''(r(k)) rho(k, l) >,
+       M_C(k, k')  = alpha Delta < s(k) Lambda'(r(k)) s(k') Lambda'(r(k')) >,
+       mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
+   and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
+4. the weight-side step (``WeightSide.advance``; nothing for ``FrozenWeights``, the observer
+   pass of ``observe``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._errors import DivergenceError, ParameterError
+from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
+                       cholesky_jitter, effective_step)
+from ._observables import interpolated_accuracy
+from ._response import ResponseBlocks, ResponseOptions, response_rows
+from ._weights import FrozenWeights, WeightSide
+
+__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "FixedBasis", "MEMORY_LIMIT_BYTES"]
+
+# Per-node buffers are O(N K) doubles; refuse beyond this.
+MEMORY_LIMIT_BYTES = 12 * 2**30
+# |w|^2/d beyond this is a blow-up (eta beyond stability): stop before inf/NaN appear.
+BLOWUP_NORM = 1e100
+
+
+@dataclass
+class Sweep:
+    """Everything one causal sweep produces: the curves and kernels of ``_observables``."""
+
+    m: np.ndarray
+    C: np.ndarray
+    gen_error: np.ndarray
+    train_loss: np.ndarray
+    train_accuracy: np.ndarray
+    Gamma: np.ndarray
+    M_C: np.ndarray
+    mu: np.ndarray
+    response: np.ndarray
+    P: np.ndarray
+    C_perp: np.ndarray
+
+
+class CausalCholesky:
+    """xi(j) = sum_{i<=j} L(j, i) z(i), L the Cholesky factor of M_C, appended row by row as the
+    sweep builds M_C (exactly causal; the innovation z(j) enters first at step j+1)."""
+
+    def __init__(self, K: int, n_cols: int):
+        self.chol = np.zeros((K + 1, K + 1))
+        self.n_cols = n_cols
+        self.scale = 0.0  # max_{i<=j} M_C(i, i): the scale of the Cholesky jitter
+
+    def row(self, j: int, covariance: np.ndarray):
+        """(B(j, :), sigma_j): the noise row, and the factor of the innovation new at step j+1."""
+        self.scale = max(self.scale, covariance[j, j])
+        cholesky_append_row(self.chol, covariance, j, cholesky_jitter(j, self.scale))
+        return np.ascontiguousarray(self.chol[j, : self.n_cols]), self.chol[j, j]
+
+
+class FixedBasis:
+    """xi = B z with a fixed (K, n_modes) basis (Karhunen-Loeve modes); no innovation is new at
+    any step, so the accuracy is not Rao-Blackwellised (sigma = 0)."""
+
+    def __init__(self, basis: np.ndarray):
+        self.basis = basis
+
+    def row(self, j: int, covariance: np.ndarray):
+        return np.ascontiguousarray(self.basis[j]), 0.0
+
+
+def _check_memory(N: int, K: int) -> None:
+    per_node = 8 * N * (K + 1) * 5  # xi, grad, curv, response, innovations
+    # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
+    # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix).
+    kernels = 8 * (K + 1) ** 2 * 6.5
+    if per_node + kernels > MEMORY_LIMIT_BYTES:
+        raise ParameterError(
+            f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "
+            f"steps (per-node buffers {per_node / 2**30:.1f} GiB, (K+1)^2 kernels "
+            f"{kernels / 2**30:.1f} GiB; limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer "
+            "nodes or a shorter t_max"
+        )
+
+
+class _March:
+    """The state of one sweep between steps: buffers, kernels being built, weight side."""
+
+    def __init__(self, problem, eta, K, nodes, weights, response):
+        mixture = problem.mixture
+        self.problem, self.eta, self.K, self.nodes, self.weights = problem, eta, K, nodes, weights
+        self.model = StepModel(problem.loss.code, mixture.activation_code, mixture.L,
+                               mixture.delta, eta)
+        self.node_arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations,
+                                      nodes.s)
+        self.buffers = SweepBuffers.zeros(nodes.size, K)
+        self.projection = nodes.c + math.sqrt(mixture.delta) * nodes.h0
+        self.noise = (CausalCholesky(K, nodes.innovations.shape[1]) if nodes.noise_basis is None
+                      else FixedBasis(nodes.noise_basis))
+        self.Gamma = np.zeros((K + 1, K + 1))
+        self.M_C = np.zeros((K + 1, K + 1))
+        self.mu = np.zeros(K + 1)
+        self.c_perp_diag = np.zeros(K + 1)
+        self.train_loss = np.zeros(K + 1)
+        self.train_accuracy = np.zeros(K + 1)
+        self.noise_row = np.zeros(nodes.innovations.shape[1])
+        self.sqrt_R = math.sqrt(problem.R)
+        self.response = response
+        self.blocks = ResponseBlocks(K, response)
+
+    def _advance_nodes(self, k: int) -> float:
+        """Steps 1-2 of the module docstring; returns the sd of r(k) from the newest innovation."""
+        weights, delta, eta = self.weights, self.model.delta, self.eta
+        covariance = weights.noise_covariance(self.M_C)
+        # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
+        # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with fixed modes.
+        newest_sd = math.sqrt(delta) * weights.P[0] * self.sqrt_R
+        if k >= 1:
+            self.noise_row, sigma = self.noise.row(k - 1, covariance)
+            newest_sd = math.sqrt(delta) * eta * sigma
+        self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
+        norm = weights.m[k] ** 2 + self.c_perp_diag[k]
+        if not np.isfinite(norm) or norm > BLOWUP_NORM:
+            raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
+                                     f"(is eta = {eta} beyond the stability limit?)")
+        R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
+        self.blocks.add_row(weights.R, k)
+        blocked = k >= self.response.blocked_from
+        state = StepState(weights.m[k], weights.P[k], self.sqrt_R, newest_sd)
+        effective_step(k, self.model, state, R_T, self.noise_row, self.node_arrays, self.buffers,
+                       not blocked)
+        if blocked:
+            response_rows(k, eta, delta, weights.R, R_T, self.buffers.curv, self.buffers.response,
+                          self.blocks)
+        return newest_sd
+
+    def step(self, k: int) -> None:
+        newest_sd = self._advance_nodes(k)
+        alpha, delta = self.problem.alpha, self.model.delta
+        w, buffers = self.nodes.weight, self.buffers
+        wg = w * buffers.grad[:, k]
+        self.Gamma[k, : k + 1] = alpha * delta * ((w * buffers.curv[:, k]) @ buffers.response[:, : k + 1])
+        self.M_C[k, : k + 1] = alpha * delta * (wg @ buffers.grad[:, : k + 1])
+        self.M_C[: k + 1, k] = self.M_C[k, : k + 1]
+        self.mu[k] = alpha * (wg @ self.projection)
+        self.train_loss[k] = alpha * (w @ buffers.loss)
+        self.train_accuracy[k] = interpolated_accuracy(self.nodes, buffers.rbar, newest_sd,
+                                                       self.problem.mixture)
+        if not (np.all(np.isfinite(self.Gamma[k, : k + 1])) and np.isfinite(self.M_C[k, k])
+                and np.isfinite(self.mu[k]) and np.isfinite(self.train_loss[k])):
+            raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
+        if k < self.K:
+            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k])
+
+    def result(self) -> Sweep:
+        weights = self.weights
+        C = weights.m**2 + self.c_perp_diag
+        return Sweep(
+            m=weights.m.copy(), C=C,
+            gen_error=np.asarray(self.problem.mixture.gen_error(weights.m, C), dtype=float),
+            train_loss=self.train_loss, train_accuracy=self.train_accuracy, Gamma=self.Gamma,
+            M_C=self.M_C, mu=self.mu, response=weights.R, P=weights.P,
+            C_perp=weights.c_perp(self.M_C),
+        )
+
+
+def causal_sweep(problem, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
+                 response: ResponseOptions = ResponseOptions(), progress=None) -> Sweep:
+    """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
+
+    docs/theory.md eqs. 3.1-3.11. The noise xi of the nodes is drawn through the causal Cholesky
+    factor of the M_C being built (``nodes.noise_basis`` None: the innovations are standard
+    normals), or through the fixed basis ``nodes.noise_basis`` (KL coordinates). ``weights``
+    (default: a new ``WeightSide``, advanced by the sweep) may be ``FrozenWeights`` (see
+    ``observe``). ``progress``: an object with ``step(note)``, called once per step.
+    Raises ParameterError beyond the memory limit, DivergenceError on a blow-up.
+    """
+    _check_memory(nodes.size, K)
+    if weights is None:
+        weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+    march = _March(problem, eta, K, nodes, weights, response)
+    # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
+    # spin-wait after each call, take the cores from the numba regions that follow. Measured
+    # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two
+    # BLAS threads, 0.47 s with one (128 nodes); 13.6 s vs 2.8-3.5 s (1024 nodes). GD (low-rank
+    # kernel, few BLAS calls): 0.72 s vs 0.69 s.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k in range(K + 1):
+            march.step(k)
+            if progress is not None:
+                progress.step(f"k={k}/{K}")
+    return march.result()
+
+
+def observe(problem, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
+    """Observer pass: drive ``nodes`` through the solved m, P, R and M_C of ``solved``.
+
+    Only the observables of the returned sweep are new (its kernels are averages the dynamics
+    never used); used for the training accuracy of rules whose nodes integrate an indicator
+    badly (``rules.Quadrature``).
+    """
+    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved)
+    return causal_sweep(problem, eta, K, nodes, weights=frozen)

@@ -1,0 +1,127 @@
+"""Settings of the command line and TOML files turned into objects: the one table of names.
+
+Strings live only at this edge (STYLE point 10): every name given on the command line or in a
+TOML config is resolved through ``TABLES`` (the package's ``MIXTURES``, ``LOSSES``,
+``SCHEDULES``, ``LAWS`` and ``RULES``) by ``_errors.choose``, and every number is validated by the
+object it builds. Which option feeds which constructor argument is read from the constructors'
+signatures (with ``ALIASES``), so a new mixture, selection process or averaging rule needs no
+new ``if`` here.
+
+Precedence: built-in ``DEFAULTS`` (the paper's Fig. 1 left setting) < the TOML file <
+command-line options.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+
+from ._errors import ParameterError, check_real, choose
+from ._loss import LOSSES
+from ._problem import MIXTURES, Problem
+from ._selection import LAWS, SCHEDULES
+from .rules import RULES
+
+__all__ = ["DEFAULTS", "TABLES", "ALIASES", "PROBLEM_KEYS", "SOLVE_KEYS", "SIMULATE_KEYS",
+           "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "read_config", "build"]
+
+# The paper's Fig. 1 (left) setting. ``L`` is used by the three-cluster model only (paper Fig. 2);
+# ``b``, ``tau`` and ``law`` only by the schedules that take them.
+DEFAULTS = {
+    "model": "two", "alpha": 2.0, "delta": 0.5, "L": 0.7, "loss": "logistic", "lam": 0.0,
+    "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0,
+    "schedule": "persistent", "b": 0.3, "tau": 1.0 / 0.6, "law": "linear",
+    "rule": "qmc", "d": 500,
+}
+
+# Settings that are names, and the table each is resolved through.
+TABLES = {"model": MIXTURES, "loss": LOSSES, "schedule": SCHEDULES, "law": LAWS, "rule": RULES}
+
+# Option name for a constructor argument whose name differs from it.
+ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
+           "n_replicates": "replicates", "n_paths": "points", "n_path_replicates": "replicates"}
+
+PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "R", "m0",
+                "schedule", "b", "tau", "law"]
+SOLVE_KEYS = ["rule", "points", "h0_nodes", "replicates", "seed", "level", "kl_tol", "target"]
+SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
+OUTPUT_KEYS = ["json", "save", "plot", "progress"]
+COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
+# One config file may serve both subcommands: keys of the other one are accepted and unused.
+CONFIG_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS + OUTPUT_KEYS))
+_STRING_KEYS = {"json", "save", "plot", *TABLES}
+
+
+def read_config(path) -> dict:
+    """Read a TOML config; keys may use dashes or underscores. Unknown keys are an error."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ParameterError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"config: {path} is not valid TOML: {exc}") from None
+    out = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in CONFIG_KEYS:
+            raise ParameterError(
+                f"config: unknown key {key!r} in {path}; valid keys are: {', '.join(CONFIG_KEYS)}"
+            )
+        if name in out:
+            raise ParameterError(f"config: key {name!r} given twice in {path}")
+        if name in _STRING_KEYS and not isinstance(value, str):
+            raise ParameterError(f"config: {name} must be a string, got {value!r}")
+        if name == "progress" and not isinstance(value, bool):
+            raise ParameterError(f"config: progress must be true or false, got {value!r}")
+        out[name] = value
+    return out
+
+
+def _construct(kind: str, settings: dict, used: set):
+    """Resolve ``settings[kind]`` through ``TABLES[kind]`` and call it with the options it takes.
+
+    A constructor argument ``p`` is fed by the option ``ALIASES.get(p, p)`` when ``settings``
+    (DEFAULTS merged in) has it, else left to the constructor's own default. The options consumed
+    are added to ``used``.
+    """
+    cls = choose(kind, settings[kind], TABLES[kind])
+    kwargs = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            continue
+        option = ALIASES.get(name, name)
+        if option in settings:
+            kwargs[name] = settings[option]
+            used.add(option)
+    return cls(**kwargs)
+
+
+def build(command: str, settings: dict):
+    """Turn merged settings into ``(problem, schedule, kwargs, unused)`` for solve/simulate.
+
+    ``kwargs`` are the keyword arguments of ``qd.solve`` (``rule`` included) or ``qd.simulate``;
+    ``unused`` lists the given options that the chosen model/schedule/rule does not take.
+    Raises ParameterError (naming the parameter) for any invalid setting.
+    """
+    given = set(settings)
+    full = {**DEFAULTS, **settings}
+    used = {"model", "loss", "lam", "R", "m0", "eta", "t_max", "schedule"}
+    mixture = _construct("model", full, used)
+    problem = Problem(mixture, loss=full["loss"], lam=full["lam"], R=full["R"], m0=full["m0"])
+    schedule = _construct("schedule", full, used)
+    eta = check_real("eta", full["eta"], low=0.0)
+    t_max = check_real("t_max", full["t_max"], low=0.0)
+    schedule.chain(eta)  # the linear Persistent-SGD law is checked against eta here, not later
+    kwargs = {"eta": eta, "t_max": t_max}
+    if command == "solve":
+        used.add("rule")
+        kwargs["rule"] = _construct("rule", full, used)
+    else:
+        for key in SIMULATE_KEYS:
+            if key in full:
+                kwargs[key] = full[key]
+                used.add(key)
+    relevant = set(PROBLEM_KEYS) | set(COMMAND_KEYS[command])
+    unused = sorted((given & relevant) - used)
+    return problem, schedule, kwargs, unused

@@ -1,0 +1,368 @@
+r"""Numba kernels: the hot loops of the causal sweep, each with a slow numpy twin for the tests.
+
+At step k, for each node n (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
+
+    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: causal Cholesky factor of M_C, or its KL modes)
+    htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
+    h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
+    r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
+    rho(k,k) = 1,  rho(k, l) = -eta Delta sum_{j=l}^{k-1} R(k, j) s(j) Lambda''(y, r(j)) rho(j, l)
+
+Per-node products are stored so that the kernel rows are weighted matrix-vector products done by
+the caller with BLAS: grad(k) = s(k) Lambda'(r(k)), curv(k) = s(k) Lambda''(r(k)), rho(k, .).
+
+The response row rho(k, .) of each node is computed afresh at every step by backward
+substitution in rho = (I - T)^{-1} (see ``effective_step``), so only one row per node is stored:
+O(N K) memory instead of the O(N K^2) history the forward recursion would need.
+
+Training accuracy is Rao-Blackwellised: the newest Gaussian innovation (z(k-1), or h_init at
+k = 0) enters h(k) only through the term sigma_k z with sigma_k = eta L(k-1, k-1) (sqrt(R) at
+k = 0) and affects nothing earlier, so given the rest r(k) ~ N(rbar, Delta sigma_k^2) and
+P(y phi(r(k)) > 0 | rest) has a closed form (``correct_probability``). The kernel outputs rbar
+per node; ``_observables.interpolated_accuracy`` averages that probability over the nodes.
+
+Arguments travel in a few small records (``StepModel``, ``StepState``, ``NodeArrays``,
+``SweepBuffers``: NamedTuples, which numba compiles as typed tuples). A kernel unpacks the
+arrays of a record before its parallel loop: numba (0.68) loses the writes made through a
+record's attribute inside ``prange``.
+
+Numpy twins (bottom of the file): ``reference_step`` (``effective_step``),
+``correct_probability_reference`` (``correct_probability``),
+``interpolated_correct_probability_reference``, ``cholesky_reference``
+(``cholesky_append_row``) and ``response_row_reference`` (the blocked response kernels).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from scipy.special import ndtr
+
+from ._loss import ACT_DOOR, activation, loss_terms
+
+__all__ = [
+    "StepModel", "StepState", "NodeArrays", "SweepBuffers", "effective_step",
+    "correct_probability", "correct_probability_array", "interpolated_correct_probability",
+    "cholesky_append_row", "cholesky_jitter", "response_block_kernel", "response_low_rank_kernel",
+    "reference_step", "correct_probability_reference", "interpolated_correct_probability_reference",
+    "cholesky_reference", "response_row_reference",
+]
+
+
+class StepModel(NamedTuple):
+    """Constants of a solve: loss and activation codes (``_loss``), door half-width L, Delta, eta."""
+
+    loss_code: int
+    activation_code: int
+    L: float
+    delta: float
+    eta: float
+
+
+class StepState(NamedTuple):
+    """The weight side at step k: m(k), P(k), sqrt(R), and the sd of r(k) carried by the newest
+    innovation alone (0 when none enters only at step k)."""
+
+    m: float
+    P: float
+    sqrt_R: float
+    newest_sd: float
+
+
+class NodeArrays(NamedTuple):
+    """The node coordinates (``rules.NodeSet``): c, y, h0, h_init (N,); innovations (N, n_cols);
+    s (N, K+1)."""
+
+    c: np.ndarray
+    y: np.ndarray
+    h0: np.ndarray
+    h_init: np.ndarray
+    innovations: np.ndarray
+    s: np.ndarray
+
+
+class SweepBuffers(NamedTuple):
+    """Per-node state of a sweep: xi (N, K), grad and curv (N, K+1) = s Lambda' and s Lambda'',
+    response (N, K+1) = rho(k, .), and this step's loss and rbar (N,)."""
+
+    xi: np.ndarray
+    grad: np.ndarray
+    curv: np.ndarray
+    response: np.ndarray
+    loss: np.ndarray
+    rbar: np.ndarray
+
+    @classmethod
+    def zeros(cls, N: int, K: int) -> "SweepBuffers":
+        return cls(np.zeros((N, max(K, 1))), np.zeros((N, K + 1)), np.zeros((N, K + 1)),
+                   np.zeros((N, K + 1)), np.empty(N), np.empty(N))
+
+
+@numba.njit(cache=True)
+def _normal_cdf(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@numba.njit(cache=True)
+def correct_probability(act_code, L, y, rbar, sd):
+    """P(y phi(r) > 0) for r ~ N(rbar, sd^2); the 0/1 indicator at rbar when sd = 0."""
+    if sd <= 0.0:
+        return 1.0 if y * activation(act_code, L, rbar)[0] > 0.0 else 0.0
+    if y == 0.0:
+        return 0.0
+    if act_code == ACT_DOOR:
+        outside = _normal_cdf((rbar - L) / sd) + _normal_cdf((-L - rbar) / sd)  # P(|r| > L)
+        return outside if y > 0.0 else 1.0 - outside
+    return _normal_cdf(y * rbar / sd)
+
+
+@numba.njit(cache=True)
+def correct_probability_array(act_code, L, y, rbar, sd):
+    """``correct_probability`` elementwise over arrays y, rbar (a common sd)."""
+    out = np.empty(rbar.size)
+    for i in range(rbar.size):
+        out[i] = correct_probability(act_code, L, y[i], rbar[i], sd)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
+    """Mean over the fine h0 grid of P(y phi(N(rbar(h0), sd^2)) > 0), rbar(h0) = basis @ rbar[c, :, p].
+
+    y: (n_outer, n_inner); rbar: (n_outer, n_h0, n_inner); basis: (n_fine, n_h0). Returns
+    (n_outer, n_inner) (see ``_observables.interpolated_accuracy``).
+    """
+    n_outer, n_h0, n_inner = rbar.shape
+    n_fine = basis.shape[0]
+    out = np.empty((n_outer, n_inner))
+    for cp in numba.prange(n_outer * n_inner):
+        c, p = cp // n_inner, cp % n_inner
+        total = 0.0
+        for f in range(n_fine):
+            r = 0.0
+            for i in range(n_h0):
+                r += basis[f, i] * rbar[c, i, p]
+            total += correct_probability(act_code, L, y[c, p], r, sd)
+        out[c, p] = total / n_fine
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def effective_step(k, model, state, R_T, noise_row, nodes, buffers, with_response):
+    """Advance every node to step k (see module docstring); fills xi[:, k-1], grad[:, k],
+    curv[:, k], response[:, :k+1] = rho(k, .), the per-node loss and rbar = r(k) minus the newest
+    innovation's term (the mean of r(k) given the rest, for the Rao-Blackwellised accuracy).
+
+    ``model``: StepModel; ``state``: StepState at step k; ``nodes``: NodeArrays; ``buffers``:
+    SweepBuffers. ``R_T`` is the transposed response matrix of the weight side,
+    R_T[l, j] = R(j, l), with rows j <= k filled. ``noise_row`` is B(k-1, :) (length
+    innovations.shape[1]). ``with_response`` False leaves the response to
+    ``_response.response_rows`` (blocked, BLAS).
+    """
+    loss_code, act_code, L, delta, eta = model
+    m_k, P_k, sqrt_R, newest_sd = state
+    c, y, h0, h_init, innovations, s = nodes
+    xi, grad, curv, response, loss_out, rbar_out = buffers
+    n_nodes = c.size
+    sqrt_delta = np.sqrt(delta)
+    for n in numba.prange(n_nodes):
+        if k >= 1:
+            acc = 0.0
+            for i in range(innovations.shape[1]):
+                acc += noise_row[i] * innovations[n, i]
+            xi[n, k - 1] = acc
+        noise = 0.0
+        feedback = 0.0
+        for j in range(k):
+            noise += R_T[j, k] * xi[n, j]
+            feedback += R_T[j, k] * grad[n, j]
+        h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
+        r = sqrt_delta * h + m_k * (c[n] + sqrt_delta * h0[n])
+        value, d1, d2 = loss_terms(loss_code, act_code, L, y[n], r)
+        grad[n, k] = s[n, k] * d1
+        curv[n, k] = s[n, k] * d2
+        loss_out[n] = value
+        newest = 0.0
+        if newest_sd > 0.0:
+            newest = innovations[n, k - 1] if k >= 1 else h_init[n]
+        rbar_out[n] = r - newest_sd * newest
+        if not with_response:
+            continue
+
+        # Row k of rho = (I - T)^{-1}, T(j, l) = -eta Delta R(j, l) curv(l), by backward
+        # substitution x^T (I - T) = e_k^T:  x(k) = 1,  x(l) = -eta Delta curv(l) sum_{j=l+1}^{k}
+        # x(j) R(j, l). Same O(k^2) work as updating from stored rows, but it reads only R
+        # (shared by all nodes, cache-resident) and this node's curv: no O(N K^2) history.
+        response[n, k] = 1.0
+        for l in range(k - 1, -1, -1):
+            curv_l = curv[n, l]
+            if curv_l == 0.0:
+                response[n, l] = 0.0
+                continue
+            acc = 0.0
+            for j in range(l + 1, k + 1):
+                acc += response[n, j] * R_T[l, j]
+            response[n, l] = -eta * delta * curv_l * acc
+
+
+# Diagonal jitter of the causal Cholesky factor: row j factors M_C + D with
+# D(j) = CHOLESKY_JITTER_ULPS * (j + 1) * eps * max_{i<=j} M_C(i, i)  (eps = 2.2e-16).
+# Full-batch M_C is a Gram matrix of slowly varying gradients: numerically rank-deficient
+# (eigenvalues down to the round-off level within ~30 steps). Cholesky without pivoting is not
+# backward stable on a semidefinite matrix: measured on a three-cluster GD M_C (K = 80), the
+# plain factor had rows with |L(j, .)|^2 = 1.6 M_C(j, j), i.e. xi 60% too loud, and the
+# late-time DMFT curves drifted off. (Raising only the small pivots -- modified Cholesky -- was
+# tried and is worse: the errors grew geometrically on a rank-1 M_C.) With a positive jitter
+# above the O(j eps) backward error of row j the factor is exact to round-off: measured on that
+# matrix and on synthetic Gram matrices (K = 120-1000), |L L^T - M_C - D| <= 5e-15 max M_C as
+# soon as D(j) >~ j eps max M_C, and O(1) wrong ten times below. 100 ulps per row keeps a 100x
+# margin; the extra white noise (relative variance 2e-14 j) is far below every error bar and
+# below the 1e-10 of the exact Marchenko-Pastur property test.
+CHOLESKY_JITTER_ULPS = 100.0
+
+
+def cholesky_jitter(j: int, scale: float) -> float:
+    """D(j) of the causal Cholesky factor (see CHOLESKY_JITTER_ULPS); scale = max_{i<=j} M(i, i)."""
+    return CHOLESKY_JITTER_ULPS * (j + 1) * np.finfo(float).eps * scale
+
+
+@numba.njit(cache=True)
+def cholesky_append_row(chol, M, j, jitter):
+    """Fill row j of the lower Cholesky factor ``chol`` of M + D (rows < j done), D(j) = ``jitter``.
+
+    With jitter = 0 (only when M(i, i) = 0 for every i <= j: vanishing gradients) a pivot <= 0
+    gives a zero column.
+    """
+    for i in range(j):
+        acc = M[j, i]
+        for l in range(i):
+            acc -= chol[j, l] * chol[i, l]
+        chol[j, i] = acc / chol[i, i] if chol[i, i] > 0.0 else 0.0
+    pivot = M[j, j] + jitter
+    for l in range(j):
+        pivot -= chol[j, l] * chol[j, l]
+    chol[j, j] = np.sqrt(pivot) if pivot > 0.0 else 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def response_block_kernel(response, curv, R_T, acc, b0, b1, j_end, scale):
+    """Columns l = b1-1..b0 of every node's response row, given acc[:, l - b0] =
+    sum_{j >= j_end} response[:, j] R(j, l) (the part from later blocks; zeros for the top
+    block, whose j_end is k + 1)."""
+    for n in numba.prange(response.shape[0]):
+        for l in range(b1 - 1, b0 - 1, -1):
+            curv_l = curv[n, l]
+            if curv_l == 0.0:
+                response[n, l] = 0.0
+                continue
+            total = acc[n, l - b0]
+            for j in range(l + 1, j_end):
+                total += response[n, j] * R_T[l, j]
+            response[n, l] = scale * curv_l * total
+
+
+@numba.njit(cache=True, parallel=True)
+def response_low_rank_kernel(k, curv, R, bases, coef, rank, block, scale, response):
+    """rho(k, .) of every node, all full blocks low-rank (``_response.ResponseBlocks``): per node,
+    the top block and then each full block from the right; the far-field coupling of block ib is
+    sum_q W_ib(l, q) sum_{j >= b1} rho(k, j) coef_ib(j, q), the near field a right-looking
+    triangular solve. One parallel region; each node's row stays in cache."""
+    top = (k // block) * block
+    for n in numba.prange(response.shape[0]):
+        acc = np.zeros(block)
+        far = np.zeros(bases.shape[2])
+        response[n, k] = 1.0
+        for l in range(top, k):
+            acc[l - top] = R[k, l]
+        for ib in range(top // block, -1, -1):
+            b0 = ib * block
+            b1 = k if ib == top // block else b0 + block
+            if ib < top // block:
+                r = rank[ib]
+                for q in range(r):
+                    far[q] = 0.0
+                for j in range(b0 + block, k + 1):
+                    x = response[n, j]
+                    if x != 0.0:
+                        for q in range(r):
+                            far[q] += x * coef[ib, j, q]
+                for i in range(block):
+                    total = 0.0
+                    for q in range(r):
+                        total += bases[ib, i, q] * far[q]
+                    acc[i] = total
+            for l in range(b1 - 1, b0 - 1, -1):
+                x = scale * curv[n, l] * acc[l - b0]
+                response[n, l] = x
+                if x != 0.0:
+                    for m in range(b0, l):
+                        acc[m - b0] += x * R[l, m]
+
+
+# ----------------------------------------------------------------------------- numpy twins
+
+
+def reference_step(k, loss, mixture, model, state, R_row, noise_row, nodes, buffers, rho_rows):
+    """Slow numpy twin of ``effective_step``: rho kept as a list of (N, k+1) arrays (row k
+    appended); ``nodes`` a NodeSet. Returns the per-node loss and rbar."""
+    _, _, _, delta, eta = model
+    m_k, P_k, sqrt_R, newest_sd = state
+    xi, grad, curv = buffers.xi, buffers.grad, buffers.curv
+    sqrt_delta = np.sqrt(delta)
+    if k >= 1:
+        xi[:, k - 1] = nodes.innovations @ noise_row
+    h = (P_k * sqrt_R * nodes.h_init + eta * xi[:, :k] @ R_row[:k]
+         - eta * sqrt_delta * grad[:, :k] @ R_row[:k])
+    r = sqrt_delta * h + m_k * (nodes.c + sqrt_delta * nodes.h0)
+    value, d1, d2 = loss.terms(nodes.y, r, activation_code=mixture.activation_code, L=mixture.L)
+    grad[:, k] = nodes.s[:, k] * d1
+    curv[:, k] = nodes.s[:, k] * d2
+    row = np.zeros((r.size, k + 1))
+    row[:, k] = 1.0
+    for j in range(k):
+        coef = -eta * delta * R_row[j] * curv[:, j]
+        row[:, : j + 1] += coef[:, None] * rho_rows[j]
+    rho_rows.append(row)
+    newest = (nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init) if newest_sd > 0 else 0.0
+    return value, r - newest_sd * newest
+
+
+def correct_probability_reference(act_code, L, y, rbar, sd):
+    """Numpy twin of ``correct_probability`` (arrays y, rbar; a common sd)."""
+    y, rbar = np.broadcast_arrays(np.asarray(y, float), np.asarray(rbar, float))
+    if sd <= 0.0:
+        phi = rbar * rbar - L * L if act_code == ACT_DOOR else rbar
+        return (y * phi > 0.0).astype(float)
+    if act_code == ACT_DOOR:
+        outside = ndtr((rbar - L) / sd) + ndtr((-L - rbar) / sd)
+        return np.where(y > 0.0, outside, np.where(y < 0.0, 1.0 - outside, 0.0))
+    return np.where(y == 0.0, 0.0, ndtr(y * rbar / sd))
+
+
+def interpolated_correct_probability_reference(act_code, L, y, rbar, sd, basis):
+    """Numpy twin of ``interpolated_correct_probability``."""
+    r = np.einsum("fi,cip->cfp", basis, rbar)
+    return correct_probability_reference(act_code, L, y[:, None, :], r, sd).mean(axis=1)
+
+
+def cholesky_reference(M, jitter):
+    """Numpy twin of the causal factor built row by row by ``cholesky_append_row``: the lower
+    Cholesky factor of M + diag(jitter) (positive definite)."""
+    return np.linalg.cholesky(M + np.diag(jitter))
+
+
+def response_row_reference(k, eta, delta, R, curv):
+    """Numpy twin of the response kernels: rho(k, .) of every node by the forward recursion of
+    the module docstring, rho(j, l) for all j <= k (O(N k^2) memory)."""
+    N = curv.shape[0]
+    rows = []
+    for j in range(k + 1):
+        row = np.zeros((N, j + 1))
+        row[:, j] = 1.0
+        for i in range(j):
+            row[:, : i + 1] += (-eta * delta * R[j, i] * curv[:, i])[:, None] * rows[i]
+        rows.append(row)
+    return rows[k]

@@ -1,0 +1,46 @@
+"""Averaging rules: how the average <.> over the effective sample is discretised.
+
+* ``MonteCarlo`` (``montecarlo.py``): i.i.d. samples of everything, c included (the paper's
+  approach); replicates give a standard error.
+* ``QMC`` (``qmc.py``): exact sum over c, Gauss-Hermite over h0, scrambled Sobol' over h(0), the
+  innovations of xi and the selection uniforms; replicates give a standard error.
+* ``Quadrature`` (``quadrature.py``): Karhunen-Loeve modes of M_C on a sparse Gauss-Hermite
+  grid, exact or low-discrepancy selection paths; a refinement indicator.
+
+``RULES`` maps the names of the command line and TOML files to the classes; ``rule_from_params``
+rebuilds a rule from the ``params()`` stored in a result.
+"""
+
+from ._base import AveragingRule, ErrorKind, ModalRule, NodeSet, SampledRule
+from .montecarlo import MonteCarlo
+from .qmc import QMC
+from .quadrature import Quadrature
+
+__all__ = ["AveragingRule", "SampledRule", "ModalRule", "NodeSet", "ErrorKind", "MonteCarlo",
+           "QMC", "Quadrature", "RULES", "rule_from_params"]
+
+RULES = {"qmc": QMC, "montecarlo": MonteCarlo, "quadrature": Quadrature}
+
+
+def rule_from_params(params: dict) -> AveragingRule:
+    """The rule whose ``params()`` are ``params`` (extra keys, such as a result's problem
+    parameters, are ignored).
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> rule = qd.Quadrature(level=3, accuracy_rule=qd.QMC(n_points=64))
+    >>> rule_from_params(rule.params()) == rule
+    True
+    """
+    import dataclasses
+
+    from .._errors import choose
+
+    cls = choose("rule", params.get("rule"), RULES)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in params:
+            value = params[f.name]
+            kwargs[f.name] = rule_from_params(value) if isinstance(value, dict) else value
+    return cls(**kwargs)

@@ -1,0 +1,57 @@
+"""``MonteCarlo``: plain pseudo-random sampling of the effective sample (the paper's approach)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import check_int
+from .._selection import sample_paths
+from ._base import NodeSet, SampledRule
+
+__all__ = ["MonteCarlo"]
+
+
+@dataclass(frozen=True)
+class MonteCarlo(SampledRule):
+    """Plain Monte Carlo: ``n_samples`` i.i.d. effective samples per replicate.
+
+    c from the cluster probabilities, h0, h(0)/sqrt(R) and the K innovations of xi standard
+    normal, the selection path from K+1 uniforms; ``n_replicates`` >= 2 independent replicates
+    from ``seed``; ``*_err`` is one standard error of their mean.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> qd.MonteCarlo(n_samples=1024, n_replicates=4).params()
+    {'rule': 'montecarlo', 'n_samples': 1024, 'n_replicates': 4, 'seed': 0}
+    """
+
+    n_samples: int = 8192
+    n_replicates: int = 8
+    seed: int = 0
+    name = "montecarlo"
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_samples", check_int("n_samples", self.n_samples, low=1))
+        object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+
+    def nodes(self, problem, chain, K, rng):
+        n = self.n_samples
+        clusters = problem.mixture.clusters()
+        which = rng.choice(clusters.c.size, size=n, p=clusters.prob)
+        h0 = rng.standard_normal(n)
+        h_init = rng.standard_normal(n)
+        innovations = rng.standard_normal((n, K))
+        uniforms = np.empty((n, K + 1)) if chain.deterministic else rng.random((n, K + 1))
+        return NodeSet(
+            weight=np.full(n, 1.0 / n),
+            c=clusters.c[which],
+            y=clusters.y[which],
+            h0=h0,
+            h_init=h_init,
+            innovations=innovations,
+            s=sample_paths(chain, uniforms),
+        )
