@@ -27,7 +27,7 @@ import quaddmft as qd
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SUBSAMPLE = 7  # kernels of long cases: every 7th row and column
-KERNELS = ("Gamma", "M_C", "R", "C_perp")
+KERNELS = ("Gamma", "M_C", "R", "response", "C_perp")
 
 
 def _two(alpha=2.0, delta=0.5):
@@ -58,7 +58,7 @@ CASES = {
         qd.Problem(_two(), "logistic", lam=0.0, R=0.01), qd.PersistentSGD(0.3, 1 / 0.6), 0.2, 3.0,
         qd.MonteCarlo(n_samples=2048, n_replicates=4, seed=3)), False),
     "d04_psgd_exact_three_qmc_finite_d": (_solve(
-        qd.Problem(_three(), "logistic", lam=0.1, R=0.01, m0="finite-d", m0_d=5000),
+        qd.Problem(_three(), "logistic", lam=0.1, R=0.01, m0=qd.FiniteDStart(5000)),
         qd.PersistentSGD(0.1, 1 / 0.6, law="exact"), 0.2, 4.0,
         qd.QMC(n_points=64, n_h0=4, n_replicates=4, seed=4)), False),
     "d05_gd_noise_square_qmc": (_solve(
