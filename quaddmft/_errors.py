@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 from numbers import Real
 
-__all__ = ["ParameterError", "DivergenceError", "ConvergenceError"]
+__all__ = ["ParameterError", "DivergenceError", "ConvergenceError", "ErrorKind"]
+
+
+class ErrorKind(str, Enum):
+    """What the ``*_err`` arrays of a result mean."""
+
+    STANDARD_ERROR = "standard error"  # spread of independent replicates (or seeds) / sqrt(n)
+    REFINEMENT = "refinement"  # |fine - coarser| of a deterministic rule (sup-norm estimate)
 
 
 class ParameterError(ValueError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._errors import check_int, check_real
 from ._kernels import response_block_kernel, response_low_rank_kernel
 
 __all__ = ["ResponseOptions", "ResponseBlocks", "response_rows"]
@@ -36,6 +37,14 @@ class ResponseOptions:
     low_rank: bool = True
     low_rank_tol: float = 1e-14
     max_rank_fraction: float = 0.5
+
+    def __post_init__(self):
+        object.__setattr__(self, "blocked_from", check_int("blocked_from", self.blocked_from, low=1))
+        object.__setattr__(self, "block", check_int("block", self.block, low=1))
+        object.__setattr__(self, "low_rank_tol",
+                           check_real("low_rank_tol", self.low_rank_tol, low=0.0, high=1.0))
+        object.__setattr__(self, "max_rank_fraction", check_real(
+            "max_rank_fraction", self.max_rank_fraction, low=0.0, high=1.0, high_open=False))
 
 
 class ResponseBlocks:

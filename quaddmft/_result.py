@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._errors import ErrorKind
 from ._observables import CURVES
 
-__all__ = ["DMFTResult", "SimulationResult", "Status", "load", "FORMAT_VERSION"]
+__all__ = ["DMFTResult", "SimulationResult", "Status", "ErrorKind", "load", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2
 
@@ -46,6 +47,7 @@ class _Result:
 
     def __post_init__(self):
         object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "error_kind", ErrorKind(self.error_kind))
 
     @property
     def success(self) -> bool:
@@ -58,7 +60,7 @@ class _Result:
         out.update({f"{k}_err": getattr(self, f"{k}_err").tolist() for k in CURVES})
         out.update(self._extra_json())
         out.update(params=self.params, status=self.status.value, message=self.message,
-                   error_kind=self.error_kind, wall_time=self.wall_time)
+                   error_kind=self.error_kind.value, wall_time=self.wall_time)
         return out
 
     def _extra_json(self) -> dict:
@@ -111,7 +113,7 @@ class DMFTResult(_Result):
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
     >>> res = qd.solve(problem, eta=0.2, t_max=1.0,
     ...                rule=qd.QMC(n_points=32, n_h0=4, n_replicates=4))
-    >>> res.success, res.error_kind, res.t.shape, res.Gamma.shape
+    >>> res.success, res.error_kind.value, res.t.shape, res.Gamma.shape
     (True, 'standard error', (6,), (6, 6))
     >>> sorted(res.to_json_dict())[:4]
     ['C', 'C_err', 'error_kind', 'gen_error']
@@ -135,7 +137,7 @@ class DMFTResult(_Result):
     train_loss_err: np.ndarray
     train_accuracy_err: np.ndarray
     params: dict
-    error_kind: str = "standard error"
+    error_kind: ErrorKind = ErrorKind.STANDARD_ERROR
     status: Status = Status.SUCCESS
     message: str = ""
     history: list = field(default_factory=list)
@@ -184,7 +186,7 @@ class SimulationResult(_Result):
     gen_error_empirical: np.ndarray
     gen_error_empirical_err: np.ndarray
     params: dict
-    error_kind: str = "standard error"
+    error_kind: ErrorKind = ErrorKind.STANDARD_ERROR
     status: Status = Status.SUCCESS
     message: str = ""
     wall_time: float = 0.0

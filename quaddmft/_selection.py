@@ -189,7 +189,7 @@ class LinearLaw(SelectionLaw):
                 f"tau = {tau!r} is too small for the linear Persistent-SGD law at eta = {eta!r}, "
                 f"b = {b!r}: the per-step probabilities eta/tau and eta(1-b)/(b tau) must lie in "
                 f"[0, 1], i.e. tau >= eta*max(1, (1-b)/b) = {tau_min!r}. "
-                f"Use law='exact' (exact one-step law of the continuous-time chain) instead."
+                f"Use law=ExactLaw() (exact one-step law of the continuous-time chain) instead."
             )
         # At the boundary tau = eta (1-b)/b, round-off can give -2e-16: the value is 0.
         return Chain(b, eta / tau, max(0.0, 1.0 - eta * (1.0 - b) / (b * tau)))

@@ -187,6 +187,6 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
         fields, history, message = _sampled(rule, problem, chain, run.eta, K, tracker)
     return DMFTResult(
         t=run.eta * np.arange(K + 1), params={**run.params(), **rule.params()},
-        error_kind=rule.error_kind.value, message=message, history=history,
+        error_kind=rule.error_kind, message=message, history=history,
         wall_time=time.perf_counter() - started, **fields,
     )

@@ -103,7 +103,7 @@ def plot_result(result, path, title: str, reference=None) -> Path:
 def new_figure(ncols=2, figsize=(13.0, 5.4), boxes=None, sharey=False):
     """A figure with ``ncols`` panels side by side, each with an inset at ``boxes[i]``."""
     fig = _canvas_figure(figsize=figsize)
-    axes = fig.subplots(1, ncols, sharey=sharey)
+    axes = fig.subplots(1, ncols, sharey=sharey, squeeze=False)[0]
     boxes = boxes or (None,) * ncols
     insets = [ax.inset_axes(box or [0.56, 0.47, 0.41, 0.4]) for ax, box in zip(axes, boxes)]
     return fig, axes, insets

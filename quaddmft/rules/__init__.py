@@ -11,7 +11,8 @@
 rebuilds a rule from the ``params()`` stored in a result.
 """
 
-from ._base import AveragingRule, ErrorKind, ModalRule, NodeSet, SampledRule
+from .._errors import ErrorKind
+from ._base import AveragingRule, ModalRule, NodeSet, SampledRule
 from .montecarlo import MonteCarlo
 from .qmc import QMC
 from .quadrature import Quadrature

@@ -25,20 +25,14 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from scipy.special import ndtri
 
+from .._errors import ErrorKind
+
 __all__ = ["NodeSet", "AveragingRule", "SampledRule", "ModalRule", "ErrorKind",
            "normals_from_uniforms"]
-
-
-class ErrorKind(str, Enum):
-    """What the ``*_err`` arrays of a result mean."""
-
-    STANDARD_ERROR = "standard error"  # spread of independent replicates (or seeds) / sqrt(n)
-    REFINEMENT = "refinement"  # |fine - coarser| of a deterministic rule (sup-norm estimate)
 
 
 @dataclass(frozen=True)
