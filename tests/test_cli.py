@@ -70,7 +70,7 @@ def test_simulate_writes_json_and_plot(tmp_path, capsys):
     code, out, err = run(["simulate", *TINY_SIMULATE, "--schedule", "sgd", "--json", js,
                           "--plot", png], capsys)
     assert code == 0, err
-    data = check_json(js, "_sem")
+    data = check_json(js, "_err")
     assert data["params"]["schedule"] == "sgd"
     check_png(png)
     assert "gen_error" in out
@@ -94,9 +94,9 @@ def test_config_is_read_and_overridden(tmp_path, capsys):
 
 
 def test_example_config_is_the_default_setting():
-    from quaddmft.cli import DEFAULTS, _read_config
+    from quaddmft._config import DEFAULTS, read_config
 
-    config = _read_config(REPO / "examples" / "fig1_left.toml")
+    config = read_config(REPO / "examples" / "fig1_left.toml")
     for key, value in DEFAULTS.items():
         if key in config:
             assert config[key] == pytest.approx(value), key

@@ -1,13 +1,15 @@
-"""The deterministic Quadrature rule: exactness, refinement, path enumeration, iteration control."""
+"""The deterministic Quadrature rule: its grids, refinement, path enumeration, iteration control.
+
+Its exactness on the square loss (Marchenko-Pastur to 1e-8) is part of the contract of every
+rule, in ``test_rule_contract.py``.
+"""
 
 import numpy as np
 import pytest
 
 import quaddmft as qd
-from quaddmft._exact import marchenko_pastur_square_loss
-from quaddmft._quadrature import gauss_hermite, karhunen_loeve, smolyak
-
-TWO = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
+from quaddmft._quadrature import gauss_hermite, karhunen_loeve, smolyak, tensor_product
+from catalogue import GD, PERSISTENT, TWO_CLUSTER, TWO_MIXTURE
 
 
 @pytest.mark.parametrize("costs, level", [([1.0], 4), ([1.0, 1.0], 3), ([1.0, 1.0, 2.5, 3.0], 4), ([1.0] * 6, 4)])
@@ -36,26 +38,30 @@ def test_karhunen_loeve_truncation_keeps_requested_variance():
         assert np.abs(modes.B @ modes.B.T - M).max() <= 10 * tol * np.trace(M)
 
 
-@pytest.mark.parametrize("alpha, lam, R", [(2.0, 0.0, 1.0), (0.5, 0.1, 1.0), (3.0, 0.3, 0.5)])
-def test_square_loss_pure_noise_exact_to_1e8(alpha, lam, R):
-    """The process is Gaussian: the rule is exact up to KL truncation."""
-    eta, K = 0.2, 15
-    problem = qd.Problem(qd.PureNoise(alpha=alpha, delta=0.5), "square", lam=lam, R=R)
-    res = qd.solve(problem, qd.FullBatch(), eta=eta, t_max=K * eta, rule=qd.Quadrature(level=3))
-    C, e = marchenko_pastur_square_loss(alpha, 0.5, eta, lam, R, K)
-    np.testing.assert_allclose(res.C, C, rtol=1e-8)
-    np.testing.assert_allclose(res.train_loss, e, rtol=1e-8)
-    assert res.status == "success" and res.history
+def test_tensor_product_pairs_every_node_with_every_other():
+    """The one tensor-product construction of the rules: the last factor runs fastest, the
+    weight of a node is the product of its factors' weights, and rows of 2-D arrays (paths,
+    innovations) travel whole."""
+    w1, c = np.array([0.25, 0.75]), np.array([1.0, -1.0])
+    w2, h0 = np.array([0.5, 0.3, 0.2]), np.array([-1.0, 0.0, 1.0])
+    w3, g = np.array([0.4, 0.6]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    weight, a = tensor_product((w1, {"c": c}), (w2, {"h0": h0}), (w3, {"g": g}))
+    assert weight.shape == (12,) and a["c"].shape == a["h0"].shape == (12,) and a["g"].shape == (12, 2)
+    np.testing.assert_allclose(weight.sum(), 1.0, rtol=1e-15)
+    for n, (i, j, k) in enumerate(np.ndindex(2, 3, 2)):
+        assert weight[n] == w1[i] * w2[j] * w3[k]
+        assert a["c"][n] == c[i] and a["h0"][n] == h0[j]
+        np.testing.assert_array_equal(a["g"][n], g[k])
 
 
 def test_refinement_indicator_decreases_and_bounds_the_error():
     """Fig. 1 settings, GD, t <= 6: the indicator falls with the level and bounds (sup over t)
     the error measured against a much finer level."""
     kwargs = dict(eta=0.2, t_max=6.0)
-    ref = qd.solve(TWO, qd.FullBatch(), rule=qd.Quadrature(level=8, indicator=False), **kwargs)
+    ref = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(level=8, indicator=False), **kwargs)
     indicators, errors = [], []
     for level in (3, 4, 5, 6):
-        res = qd.solve(TWO, qd.FullBatch(), rule=qd.Quadrature(level=level), **kwargs)
+        res = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(level=level), **kwargs)
         indicators.append(res.gen_error_err.max())
         errors.append(np.abs(res.gen_error - ref.gen_error).max())
         # The indicator is a sup-norm statement: the level difference crosses zero at some times.
@@ -65,8 +71,8 @@ def test_refinement_indicator_decreases_and_bounds_the_error():
 
 
 def test_exact_path_enumeration_agrees_with_nested_low_discrepancy_averaging():
-    problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.1)
-    schedule = qd.PersistentSGD(0.3, 1 / 0.6)
+    problem = qd.Problem(TWO_MIXTURE, "logistic", R=0.1)
+    schedule = PERSISTENT
     kwargs = dict(eta=0.2, t_max=1.4)  # K = 7: 256 paths
     exact = qd.solve(problem, schedule, rule=qd.Quadrature(level=3, enumerate_up_to=12), **kwargs)
     nested = qd.solve(problem, schedule, rule=qd.Quadrature(level=3, enumerate_up_to=0, n_paths=32,
@@ -82,24 +88,24 @@ def test_sgd_limit_exact_with_enumeration():
     same deterministic Gaussian nodes, the solutions agree to 1e-12."""
     kwargs = dict(eta=0.2, t_max=1.2)
     rule = qd.Quadrature(level=3, enumerate_up_to=12, indicator=False)
-    sgd = qd.solve(TWO, qd.SGD(0.4), rule=rule, **kwargs)
-    psgd = qd.solve(TWO, qd.PersistentSGD(0.4, 0.2 / 0.4), rule=rule, **kwargs)
+    sgd = qd.solve(TWO_CLUSTER, qd.SGD(0.4), rule=rule, **kwargs)
+    psgd = qd.solve(TWO_CLUSTER, qd.PersistentSGD(0.4, 0.2 / 0.4), rule=rule, **kwargs)
     np.testing.assert_allclose(psgd.M_C, sgd.M_C, atol=1e-12)
     np.testing.assert_allclose(psgd.gen_error, sgd.gen_error, atol=1e-12)
 
 
 def test_non_converged_iteration_raises_with_history():
     with pytest.raises(qd.ConvergenceError) as info:
-        qd.solve(TWO, qd.FullBatch(), eta=0.2, t_max=4.0, rule=qd.Quadrature(level=3, max_iter=2, anderson=0))
+        qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=4.0, rule=qd.Quadrature(level=3, max_iter=2, anderson=0))
     assert len(info.value.history) == 2
     assert info.value.history[-1]["change"] > 1e-10
 
 
 def test_auto_level_meets_target():
-    res = qd.solve(TWO, qd.FullBatch(), eta=0.2, t_max=3.0, rule=qd.Quadrature(level="auto", target=1e-6))
+    res = qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=3.0, rule=qd.Quadrature(level="auto", target=1e-6))
     assert res.gen_error_err.max() <= 1e-6
     with pytest.raises(qd.ConvergenceError, match="max_level"):
-        qd.solve(TWO, qd.FullBatch(), eta=0.2, t_max=3.0, rule=qd.Quadrature(level="auto", target=1e-14, max_level=3))
+        qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=3.0, rule=qd.Quadrature(level="auto", target=1e-14, max_level=3))
 
 
 @pytest.mark.parametrize("kwargs, name", [
