@@ -20,7 +20,7 @@ from ._problem import (MIXTURES, FiniteDStart, Mixture, Problem, PureNoise, Thre
 from ._result import DMFTResult, SimulationResult, Status, load
 from ._selection import (LAWS, SCHEDULES, SGD, ExactLaw, FullBatch, LinearLaw, PersistentSGD,
                          SelectionLaw, SelectionProcess)
-from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature,
+from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature, Resolution,
                     rule_from_params)
 from ._solver import solve
 from ._simulator import simulate
@@ -31,7 +31,7 @@ __all__ = [
     "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
     "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
     "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
-    "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD", "SelectionLaw",
+    "PureNoise", "QMC", "Quadrature", "RULES", "Resolution", "SCHEDULES", "SGD", "SelectionLaw",
     "SelectionProcess", "SimulationResult", "Square", "Status", "ThreeCluster", "TwoCluster",
     "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
     "references", "rule_from_params", "simulate", "solve", "statics",

@@ -31,7 +31,7 @@ DEFAULTS = {
     "model": "two", "alpha": 2.0, "delta": 0.5, "L": 0.7, "loss": "logistic", "lam": 0.0,
     "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0,
     "schedule": "persistent", "b": 0.3, "tau": 1.0 / 0.6, "law": "linear",
-    "rule": "qmc", "d": 500,
+    "rule": "quadrature", "d": 500,
 }
 
 # Settings that are names, and the table each is resolved through.
@@ -43,7 +43,8 @@ ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
 
 PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "R", "m0",
                 "schedule", "b", "tau", "law"]
-SOLVE_KEYS = ["rule", "points", "h0_nodes", "replicates", "seed", "level", "kl_tol", "target"]
+SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
+              "replicates", "seed"]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
 OUTPUT_KEYS = ["json", "save", "plot", "progress"]
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}

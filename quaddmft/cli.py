@@ -24,11 +24,6 @@ PROG = "quaddmft"
 # argument parsing
 
 
-def _level(text: str):
-    """--level: an integer or the word 'auto' (validated by quaddmft.Quadrature)."""
-    return text if text == "auto" else int(text)
-
-
 def _problem_options(common: argparse.ArgumentParser) -> None:
     g = common.add_argument_group("problem (defaults: the paper's Fig. 1 left setting)")
     g.add_argument("--model", metavar="two|three|noise",
@@ -70,17 +65,20 @@ def _io_options(common: argparse.ArgumentParser) -> None:
 
 def _solve_options(solve: argparse.ArgumentParser) -> None:
     g = solve.add_argument_group("averaging rule", "Options not given keep the rule's own "
-                                 "defaults (see quaddmft.QMC, quaddmft.MonteCarlo, "
-                                 "quaddmft.Quadrature).")
-    g.add_argument("--rule", metavar="qmc|montecarlo|quadrature",
-                   help="randomized quasi-Monte Carlo, plain Monte Carlo, or deterministic "
-                        "Karhunen-Loeve x sparse-grid quadrature (default qmc)")
+                                 "defaults (see quaddmft.Quadrature, quaddmft.QMC, "
+                                 "quaddmft.MonteCarlo).")
+    g.add_argument("--rule", metavar="quadrature|qmc|montecarlo",
+                   help="deterministic quadrature with a refinement error estimate (default), "
+                        "randomized quasi-Monte Carlo, or plain Monte Carlo")
+    g.add_argument("--tolerance", type=float,
+                   help="quadrature: stop refining when the estimated error of m, C, gen_error "
+                        "and train_loss is below this (default 1e-5)")
+    g.add_argument("--resolution", type=int,
+                   help="quadrature: solve rungs 0..N of the ladder instead (expert)")
+    g.add_argument("--max-resolution", type=int,
+                   help="quadrature: the finest rung the ladder may reach")
     g.add_argument("--points", type=int, help="qmc: Sobol' points per replicate (a power of 2); "
-                                              "montecarlo: samples per replicate; quadrature: "
-                                              "Sobol' selection paths (b < 1, long horizons)")
-    g.add_argument("--level", type=_level, help="quadrature: Smolyak level (int >= 1) or 'auto'")
-    g.add_argument("--kl-tol", type=float, help="quadrature: discarded KL variance fraction")
-    g.add_argument("--target", type=float, help="quadrature, level auto: gen_error indicator target")
+                                              "montecarlo: samples per replicate")
     g.add_argument("--h0-nodes", type=int, help="qmc: Gauss-Hermite nodes for h0")
     g.add_argument("--replicates", type=int, help="independent replicates for the error "
                                                   "estimate, >= 2")

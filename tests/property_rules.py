@@ -111,5 +111,6 @@ class Relabelled(SampledRule):
             weight=nodes.weight, c=-nodes.c, y=np.array([label_of[float(-c)] for c in nodes.c]),
             h0=-nodes.h0, h_init=-nodes.h_init, innovations=-nodes.innovations, s=nodes.s,
             h0_basis=None if nodes.h0_basis is None else nodes.h0_basis[::-1].copy(),
-            n_inner=nodes.n_inner, noise_basis=nodes.noise_basis,
+            n_inner=nodes.n_inner, htilde_basis=nodes.htilde_basis,
+            h0_nodes=None if nodes.h0_nodes is None else -nodes.h0_nodes,
         )

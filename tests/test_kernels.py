@@ -47,7 +47,7 @@ def assert_close(actual, expected, rtol=1e-12, err_msg=""):
 
 # ------------------------------------------------------------------------- effective_step
 @st.composite
-def step_inputs(draw, door):
+def step_inputs(draw, door, given=False):
     """A short random march: nodes, R, noise rows and weight-side states for k = 0..K."""
     N, K = draw(st.integers(1, 5)), draw(st.integers(1, 6))
     delta = draw(floats(0.05, 2.0))
@@ -59,24 +59,28 @@ def step_inputs(draw, door):
         c=draw(hnp.arrays(np.float64, N, elements=st.sampled_from([-1.0, 0.0, 1.0]))),
         y=draw(hnp.arrays(np.float64, N, elements=st.sampled_from([-1.0, 0.0, 1.0]))),
         h0=draw(matrices(N, -2.0, 2.0)), h_init=draw(matrices(N, -2.0, 2.0)),
-        innovations=draw(matrices((N, K), -2.0, 2.0)),
+        # htilde given: innovations[:, k] is htilde(k) itself (KL coordinates already mapped).
+        innovations=draw(matrices((N, K + 1 if given else K), -2.0, 2.0)),
         s=draw(hnp.arrays(np.float64, (N, K + 1), elements=st.sampled_from([0.0, 1.0]))),
     )
     R = np.tril(draw(matrices((K + 1, K + 1))), -1)
     noise = draw(matrices((K + 1, K), -0.5, 0.5))
     states = [StepState(draw(floats(-1.0, 1.0)), draw(floats(-1.0, 1.0)), draw(floats(0.0, 1.0)),
                         draw(st.sampled_from([0.0, 0.3]))) for _ in range(K + 1)]
-    model = StepModel(loss.code, mixture.activation_code, mixture.L, delta, draw(floats(0.01, 0.5)))
+    model = StepModel(loss.code, mixture.activation_code, mixture.L, delta, draw(floats(0.01, 0.5)),
+                      given)
     return loss, mixture, model, nodes, R, noise, states
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["causal-noise", "htilde-given"])
 @pytest.mark.parametrize("with_response", [True, False], ids=["per-node-response", "no-response"])
 @pytest.mark.parametrize("door", [False, True], ids=["linear", "door"])
 @given(data=st.data())
-def test_effective_step_matches_reference_step(door, with_response, data):
-    """Step by step k = 0..K, per-node response (``with_response``) or not: xi, grad, curv, loss,
-    rbar and the response row rho(k, .) of every node agree with the numpy twin."""
-    loss, mixture, model, nodes, R, noise, states = data.draw(step_inputs(door))
+def test_effective_step_matches_reference_step(door, with_response, given, data):
+    """Step by step k = 0..K, per-node response (``with_response``) or not, noise through the
+    causal rows or htilde given: xi, grad, curv, Lambda', Lambda'', loss, rbar and the response
+    row rho(k, .) of every node agree with the numpy twin."""
+    loss, mixture, model, nodes, R, noise, states = data.draw(step_inputs(door, given))
     N, K = nodes.size, R.shape[0] - 1
     R_T = np.ascontiguousarray(R.T)
     arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s)
@@ -96,6 +100,8 @@ def test_effective_step_matches_reference_step(door, with_response, data):
         assert_close(fast.xi[:, :k], slow.xi[:, :k], err_msg=f"xi, k={k}")
         assert_close(fast.grad[:, k], slow.grad[:, k], err_msg=f"grad, k={k}")
         assert_close(fast.curv[:, k], slow.curv[:, k], err_msg=f"curv, k={k}")
+        assert_close(fast.d1, slow.d1, err_msg=f"Lambda', k={k}")
+        assert_close(fast.d2, slow.d2, err_msg=f"Lambda'', k={k}")
         assert_close(fast.loss, value, err_msg=f"loss, k={k}")
         assert_close(fast.rbar, rbar, err_msg=f"rbar, k={k}")
         if with_response:
@@ -293,7 +299,8 @@ def _per_node_and_blocked_response(R, curv, k):
     nodes = NodeArrays(np.ones(N), np.ones(N), np.zeros(N), np.zeros(N), np.zeros((N, k)),
                        np.ones((N, k + 1)))
     buffers = SweepBuffers(np.zeros((N, k)), np.zeros((N, k + 1)), curv.copy(), per_node,
-                           np.empty(N), np.empty(N))
+                           np.empty(N), np.empty(N), np.empty(N), np.empty(N),
+                           np.zeros((N, k + 1), dtype=np.int64))
     effective_step(k, model, state, R_T, np.zeros(k), nodes, buffers, True)
     blocks = ResponseBlocks(k, ResponseOptions())
     for j in range(k + 1):

@@ -69,9 +69,10 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
     problem = qd.Problem(mixture, loss, lam=0.1, R=0.3, m0=0.05)
     eta, K = 0.25, 6
     nodes = qd.QMC(n_points=16, n_h0=3, n_replicates=2).nodes(problem, chain, K, np.random.default_rng(1))
-    fast = causal_sweep(problem, eta, K, nodes)
+    fast = causal_sweep(problem, chain, eta, K, nodes)
 
-    # The same sweep with the numpy twin of the per-node kernel and a numpy Cholesky.
+    # The same sweep with the numpy twin of the per-node kernel and a numpy Cholesky; with a
+    # random selection, s(k) of row k replaced by its conditional expectation given s(k-1).
     alpha, delta = mixture.alpha, mixture.delta
     N = nodes.size
     weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
@@ -90,9 +91,13 @@ def test_numba_sweep_matches_numpy_twin(mixture, loss, chain):
         state = StepState(weights.m[k], weights.P[k], math.sqrt(problem.R), newest_sd)
         value, rbar = reference_step(k, loss, mixture, model, state, weights.R[k], noise_row, nodes,
                                      buffers, rows)
-        Gamma[k, : k + 1] = alpha * delta * (nodes.weight * a[:, k]) @ rows[k]
-        M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * (nodes.weight * g[:, k]) @ g[:, : k + 1]
-        mu = alpha * (nodes.weight * g[:, k]) @ (nodes.c + math.sqrt(delta) * nodes.h0)
+        p = np.ones(N) if chain.deterministic else (
+            np.full(N, chain.b) if k == 0 else np.where(nodes.s[:, k - 1] > 0.5, chain.p_stay, chain.p_on))
+        s_row = nodes.s[:, k] if chain.deterministic else p  # s(k), or E[s(k) | s(k-1)]
+        Gamma[k, : k + 1] = alpha * delta * (nodes.weight * s_row * buffers.d2) @ rows[k]
+        row = (nodes.weight * s_row * buffers.d1) @ np.column_stack([g[:, :k], buffers.d1])
+        M_C[k, : k + 1] = M_C[: k + 1, k] = alpha * delta * row
+        mu = alpha * (nodes.weight * s_row * buffers.d1) @ (nodes.c + math.sqrt(delta) * nodes.h0)
         accuracy.append(interpolated_accuracy(nodes, rbar, newest_sd, mixture))
         if k < K:
             weights.advance(k, Gamma[k, : k + 1], mu)
@@ -192,11 +197,12 @@ def test_blocked_response_gives_the_same_solution(schedule):
     rule = qd.QMC(n_points=32, n_h0=4, n_replicates=2)
     eta = 0.2
     K, chain = horizon(eta, 12.0), schedule.chain(eta)
-    assert K < ResponseOptions().blocked_from  # the default is the per-node response throughout
+    defaults = ResponseOptions()
+    assert K < min(defaults.blocked_from, defaults.low_rank_from)  # default: per node throughout
     for rng in rule.parts(problem, chain, K):
         nodes = rule.nodes(problem, chain, K, rng)
-        plain = causal_sweep(problem, eta, K, nodes)
-        blocked = causal_sweep(problem, eta, K, nodes,
+        plain = causal_sweep(problem, chain, eta, K, nodes)
+        blocked = causal_sweep(problem, chain, eta, K, nodes,
                                response=ResponseOptions(blocked_from=2, block=7))
         for name in ("Gamma", "M_C", "m", "C", "train_loss", "train_accuracy"):
             scale = np.abs(getattr(plain, name)).max()

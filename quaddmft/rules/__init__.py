@@ -12,13 +12,13 @@ rebuilds a rule from the ``params()`` stored in a result.
 """
 
 from .._errors import ErrorKind
-from ._base import AveragingRule, ModalRule, NodeSet, SampledRule
+from ._base import AveragingRule, NodeSet, RefinedRule, SampledRule
 from .montecarlo import MonteCarlo
 from .qmc import QMC
-from .quadrature import Quadrature
+from .quadrature import Quadrature, Resolution
 
-__all__ = ["AveragingRule", "SampledRule", "ModalRule", "NodeSet", "ErrorKind", "MonteCarlo",
-           "QMC", "Quadrature", "RULES", "rule_from_params"]
+__all__ = ["AveragingRule", "SampledRule", "RefinedRule", "NodeSet", "ErrorKind", "MonteCarlo",
+           "QMC", "Quadrature", "Resolution", "RULES", "rule_from_params"]
 
 RULES = {"qmc": QMC, "montecarlo": MonteCarlo, "quadrature": Quadrature}
 
@@ -43,5 +43,9 @@ def rule_from_params(params: dict) -> AveragingRule:
     for f in dataclasses.fields(cls):
         if f.name in params:
             value = params[f.name]
-            kwargs[f.name] = rule_from_params(value) if isinstance(value, dict) else value
+            if isinstance(value, dict):
+                value = rule_from_params(value)
+            elif f.name == "ladder" and value is not None:
+                value = tuple(Resolution(**r) for r in value)
+            kwargs[f.name] = value
     return cls(**kwargs)

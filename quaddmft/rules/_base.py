@@ -5,17 +5,19 @@ projection h0 ~ N(0, 1) of its noise on v, the initial field h(0) ~ N(0, R), the
 dynamical noise xi ~ GP(0, M_C), and the selection path. A rule discretises the average <.> over
 it by weighted nodes (``NodeSet``). Gaussian variables are passed as standard coordinates:
 ``h_init`` (h(0) = sqrt(R) h_init) and ``innovations``, which give xi through the causal
-Cholesky factor of M_C (built by the sweep) or, when the node set carries a ``noise_basis`` B,
-through xi = B innovations (Karhunen-Loeve coordinates). Selection paths come from uniforms
-through the law shared with the simulator (``_selection.sample_paths``) or are enumerated.
+Cholesky factor of M_C (built by the sweep) or, when the node set carries an ``htilde_basis``
+U, give htilde = U innovations directly (Karhunen-Loeve coordinates of C_perp). Selection
+paths come from uniforms through the law shared with the simulator (``_selection.sample_paths``)
+or are enumerated.
 
 Two families, which the solver (``_solver.solve``) drives differently:
 
+* ``RefinedRule``: deterministic node sets on a ladder of resolutions, coarse to fine (nodes
+  over KL coordinates of a C_perp the solver supplies, solved by a fixed-point iteration over
+  the whole horizon, or causal innovations, one sweep); ``*_err`` comes from refinement, the
+  difference between a rung and the one before.
 * ``SampledRule``: independent randomised replicates (``parts`` are their generators), one causal
   sweep each; the result is their mean and ``*_err`` one standard error of it.
-* ``ModalRule``: nodes over Karhunen-Loeve coordinates of a covariance the solver supplies,
-  solved by a fixed-point iteration over the whole horizon; ``*_err`` comes from refinement
-  (the differences with the rule's ``coarser`` variants).
 
 A rule never runs a sweep itself.
 """
@@ -31,8 +33,7 @@ from scipy.special import ndtri
 
 from .._errors import ErrorKind
 
-__all__ = ["NodeSet", "AveragingRule", "SampledRule", "ModalRule", "ErrorKind",
-           "normals_from_uniforms"]
+__all__ = ["NodeSet", "AveragingRule", "SampledRule", "RefinedRule", "normals_from_uniforms"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,14 @@ class NodeSet:
     # (``_observables.interpolated_accuracy``). None: a plain weighted mean of the per-node values.
     h0_basis: np.ndarray | None = None
     n_inner: int = 0
-    # xi = noise_basis @ innovations with a fixed (K, n_cols) basis (KL modes); None: the causal
-    # Cholesky factor of the M_C being built (innovations are i.i.d. standard normals).
-    noise_basis: np.ndarray | None = None
+    # The Gauss-Hermite h0 nodes of that layout: the training accuracy of nodes whose r(k) has no
+    # Gaussian part left to Rao-Blackwellise is integrated across h0 exactly, through the
+    # crossings of the interpolant (``_observables.interpolated_accuracy``).
+    h0_nodes: np.ndarray | None = None
+    # htilde(k) = sum_i htilde_basis[k, i] innovations[:, i] with a fixed (K+1, n_cols) basis (KL
+    # modes of C_perp); None: xi by the causal Cholesky factor of the M_C being built
+    # (innovations are i.i.d. standard normals) and htilde by eq. 3.2.
+    htilde_basis: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -103,46 +109,40 @@ class SampledRule(AveragingRule):
         """The node set of one replicate (innovations: standard normals, causal)."""
 
 
-class ModalRule(AveragingRule):
-    """Nodes over Karhunen-Loeve coordinates of a covariance of xi, supplied by the solver.
+class RefinedRule(AveragingRule):
+    """A deterministic rule solved on a ladder of resolutions, coarse to fine; ``*_err`` of a
+    rung is estimated from its difference with the rung before (``estimate``).
 
-    Subclasses give: ``start_rule`` (a SampledRule whose causal sweep gives the first
-    covariance), ``observer`` (a SampledRule for the training accuracy, or None), ``fixed_point``
-    (tol, max_iter, anderson of ``_fixed_point.anderson``), and the methods below.
+    The solver asks ``rungs(chain, K)`` for the resolutions to try, ``modal(chain, K)`` whether
+    the nodes of a rung are KL coordinates of C_perp (solved by a fixed-point iteration over the
+    whole horizon, ``nodes(..., covariance=C_perp)``) or causal innovations (one sweep), and
+    ``accepts`` whether an estimate ends the ladder.
     """
 
     error_kind = ErrorKind.REFINEMENT
 
     @abstractmethod
-    def parts(self, problem, chain, K) -> tuple[list, bool]:
-        """The independent parts averaged by the solver (e.g. sets of selection paths with their
-        weights) and whether they are random samples (their spread then adds a standard error)."""
+    def rungs(self, chain, K: int) -> tuple:
+        """The resolutions to solve, coarse to fine."""
 
     @abstractmethod
-    def modes(self, covariance: np.ndarray, K: int):
-        """Karhunen-Loeve modes (``_quadrature.KLModes``) of the covariance of xi(0..K-1)."""
+    def modal(self, chain, K: int) -> bool:
+        """Whether the nodes carry KL coordinates of C_perp (fixed point) or causal innovations."""
 
     @abstractmethod
-    def nodes(self, problem, chain, K: int, part, modes) -> NodeSet:
-        """The node set of one part over the coordinates of ``modes``."""
+    def nodes(self, problem, chain, K: int, resolution, covariance=None) -> NodeSet:
+        """The node set of one rung (``covariance``: C_perp, for modal rungs)."""
 
     @abstractmethod
-    def coarser(self) -> tuple["ModalRule", ...]:
-        """Coarser variants; the refinement error is the sum of |fine - coarse| over them."""
+    def estimate(self, solved: list, chain, K: int) -> dict:
+        """Error estimate per curve of the last rung, from the curves of every rung solved so
+        far (coarse to fine, at least two)."""
 
     @abstractmethod
-    def candidates(self) -> tuple["ModalRule", ...]:
-        """Rules tried in turn (from the coarsest) until ``accepts`` their refinement error."""
+    def accepts(self, fine: dict, errors: dict) -> bool:
+        """Whether the estimated errors meet the rule's tolerance."""
 
+    @property
     @abstractmethod
-    def accepts(self, gen_error_err) -> bool:
-        """Whether a candidate with this refinement error of gen_error (None: not computed) ends
-        the search."""
-
-    @abstractmethod
-    def search_exhausted(self, gen_error_err) -> str:
-        """The ConvergenceError message when no candidate was accepted."""
-
-    def describe(self) -> dict:
-        """The rule's resolution, recorded in every history entry."""
-        return {}
+    def target(self) -> float | None:
+        """The tolerance the ladder searches for, or None when it solves fixed rungs."""
