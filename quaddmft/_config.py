@@ -46,7 +46,7 @@ PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "
 SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
               "replicates", "seed"]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
-OUTPUT_KEYS = ["json", "save", "plot", "progress"]
+OUTPUT_KEYS = ["json", "save", "plot", "progress", "max_memory"]  # outputs and run limits
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
 # One config file may serve both subcommands: keys of the other one are accepted and unused.
 CONFIG_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS + OUTPUT_KEYS))
@@ -60,6 +60,9 @@ def read_config(path) -> dict:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise ParameterError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"config: {path} is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"config: {path} is not valid TOML: {exc}") from None
     out = {}
@@ -75,6 +78,8 @@ def read_config(path) -> dict:
             raise ParameterError(f"config: {name} must be a string, got {value!r}")
         if name == "progress" and not isinstance(value, bool):
             raise ParameterError(f"config: progress must be true or false, got {value!r}")
+        if name == "max_memory" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ParameterError(f"config: max_memory must be a number of GiB, got {value!r}")
         out[name] = value
     return out
 

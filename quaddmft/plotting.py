@@ -3,7 +3,8 @@
 * ``describe(problem, schedule)``: two title lines naming the problem and the selection process
   (with the Persistent-SGD law), and ``method(result)``: how a result's curves were obtained.
 * ``plot_result(result, path, title, reference=None)``: the CLI's figure, gen_error(t) with its
-  error band or bars and the training accuracy in an inset.
+  error band or bars, the early-stopping minimum and the training accuracy in an inset.
+* ``save_figure(fig, path)``: every figure is written through it, atomically, at 200 dpi.
 * ``new_figure``, ``draw_curves``, ``reference_line``: the panels of the paper's figures, DMFT
   lines (+-2 error band) against simulation symbols (+-1 standard error of the mean).
 
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["describe", "method", "plot_result", "new_figure", "draw_curves", "reference_line"]
+import numpy as np
+
+__all__ = ["describe", "method", "plot_result", "save_figure", "new_figure", "draw_curves",
+           "reference_line"]
 
 _SCHEDULE_TITLES = {"gd": "full-batch GD", "sgd": "SGD", "persistent": "Persistent-SGD"}
 
@@ -46,8 +50,9 @@ def method(result) -> str:
     """How the curves were obtained, from the result's own parameters."""
     p = result.params
     if result.kind == "dmft":
-        sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates", "level")
-                          if k in p)
+        sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates",
+                                                   "resolution", "tolerance")
+                          if p.get(k) is not None and not (k == "tolerance" and p.get("resolution")))
         return f"DMFT, {p.get('rule', '?')} rule ({sizes})"
     return f"simulation, d={p.get('d', '?')}, {p.get('seeds', '?')} seeds"
 
@@ -61,43 +66,84 @@ def _canvas_figure(**kwargs):
     return fig
 
 
+def _interesting_range(curves, reference=None, headroom=0.15):
+    """y-limits showing where the curves differ: from below the lowest value (or the reference)
+    to above the values reached after the first drop from the start (the early transient from
+    0.5 down would squeeze everything else into a few pixels); ``headroom``, a fraction of that
+    span, is left free above (for a legend and an inset that then hide no curve)."""
+    values = np.concatenate([np.asarray(c, dtype=float) for c in curves])
+    low = float(values.min()) if reference is None else min(float(values.min()), reference)
+    settled = np.concatenate([np.asarray(c, dtype=float)[max(1, len(c) // 10):] for c in curves])
+    high = float(settled.max()) if settled.size else float(values.max())
+    span = max(high - low, 1e-3 * max(abs(high), 1e-12))
+    return low - 0.08 * span, high + headroom * span
+
+
+def save_figure(fig, path) -> Path:
+    """``fig.savefig`` to ``path`` atomically (``_io.atomic_write``), 200 dpi."""
+    from ._io import atomic_write
+
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format=path.suffix.lstrip(".").lower() or "png", dpi=200)
+    return path
+
+
 def plot_result(result, path, title: str, reference=None) -> Path:
     """gen_error(t) with its error band (DMFT) or error bars (simulation); train accuracy inset.
 
-    ``reference``: optional (value, label) of a reference error, drawn as a dashed grey line.
+    The y-axis is cut to the interesting range (the early drop from 0.5 is cut off, the lowest
+    value and ``reference`` kept), the early-stopping minimum of gen_error is marked, the error
+    band is drawn and labelled when it is wider than the line (else the legend says it is
+    narrower), and markers at the edges of the axes are not clipped. Written atomically at
+    200 dpi; ``reference``: optional (value, label) of a reference error, a dashed grey line.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = _canvas_figure(figsize=(7.0, 4.8))
     ax = fig.add_subplot()
-    t = result.t
+    t, g, ge = result.t, result.gen_error, result.gen_error_err
+    # The upper half is left to the legend and the inset, so that they hide no curve.
+    low, high = _interesting_range([g], None if reference is None else reference[0], headroom=1.1)
+    visible = float(np.max(2 * ge)) > 2e-3 * (high - low)
     if result.kind == "dmft":
-        g, ge = result.gen_error, result.gen_error_err
         ax.plot(t, g, color="C0", label="DMFT")
-        ax.fill_between(t, g - 2 * ge, g + 2 * ge, color="C0", alpha=0.3, lw=0,
-                        label=f"± 2 × {result.error_kind} (averaging rule)")
+        band = f"± 2 × {result.error_kind.value} ({_rule_text(result)})"
+        if visible:
+            ax.fill_between(t, g - 2 * ge, g + 2 * ge, color="C0", alpha=0.3, lw=0, label=band)
+        else:
+            ax.plot([], [], " ", label=f"{band}: narrower than the line")
     else:
         every = max(1, t.size // 50)
-        ax.errorbar(t[::every], result.gen_error[::every], yerr=result.gen_error_err[::every],
-                    fmt="o", ms=3, color="C1", capsize=2,
-                    label=f"simulation, d={result.params.get('d', '?')} (± 1 s.e.m.)")
-    acc, acc_e = result.train_accuracy, result.train_accuracy_err
+        ax.errorbar(t[::every], g[::every], yerr=ge[::every], fmt="o", ms=3, color="C1",
+                    capsize=2, clip_on=False, zorder=3,
+                    label=f"simulation, d={result.params.get('d', '?')}, "
+                          f"{result.params.get('seeds', '?')} seeds (bars ± 1 s.e.m.)")
+    k_min = int(np.argmin(g))
+    ax.plot([t[k_min]], [g[k_min]], marker="v", color="C3", ms=7, ls="none", clip_on=False,
+            zorder=4, label=f"minimum {g[k_min]:.4f} at t = {t[k_min]:.3g} (early stopping)")
     if reference is not None:
         value, label = reference
         ax.axhline(value, ls="--", color="grey", lw=1, label=f"{label} ({value:.4f})")
     ax.set_xlabel("t")
     ax.set_ylabel("generalisation error")
     ax.set_xlim(t[0], t[-1] if t[-1] > t[0] else t[0] + 1)
-    ax.legend(loc="upper left", bbox_to_anchor=(0.08, 1.0), fontsize=8)
+    ax.set_ylim(low, high)
+    ax.legend(loc="upper left", fontsize=7)
     ax.set_title(title, fontsize=9)
-    inset = ax.inset_axes([0.6, 0.5, 0.37, 0.4])
+    inset = ax.inset_axes([0.62, 0.56, 0.35, 0.38])
+    acc, acc_e = result.train_accuracy, result.train_accuracy_err
     inset.plot(t, acc, color="C2")
     inset.fill_between(t, acc - 2 * acc_e, acc + 2 * acc_e, color="C2", alpha=0.3, lw=0)
+    inset.set_ylim(*_interesting_range([acc]))
     inset.set_xlabel("t", fontsize=7)
     inset.set_ylabel("train accuracy", fontsize=7)
     inset.tick_params(labelsize=7)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
+
+
+def _rule_text(result) -> str:
+    p = result.params
+    return p.get("rule", "?")
 
 
 def new_figure(ncols=2, figsize=(13.0, 5.4), boxes=None, sharey=False):
