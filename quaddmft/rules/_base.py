@@ -83,6 +83,12 @@ class AveragingRule(ABC):
     name = "abstract"
     error_kind: ErrorKind
 
+    def cost(self, problem, chain, K: int) -> tuple[int, int]:
+        """(nodes of the largest node set, node-sweeps in all) of a solve, for the resource
+        estimate made before it starts (``_resources.check_solve``); (0, 0): unknown (a rule
+        that does not say is not checked)."""
+        return 0, 0
+
     def params(self) -> dict:
         out = {"rule": self.name}
         for f in dataclasses.fields(self):
