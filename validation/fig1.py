@@ -77,7 +77,7 @@ def draw(rows, args, png):
     # Legend (upper left, right of the steep early drop) and inset (upper right) sit above the
     # curves: past t ~ 8 every curve is below 0.13, and the y-range reaches 0.2.
     fig, axes, insets = plotting.new_figure(figsize=(13.0, 6.2), sharey=True,
-                                            boxes=([0.62, 0.45, 0.36, 0.33],) * 2)
+                                            boxes=([0.65, 0.42, 0.33, 0.33],) * 2)
     bayes = qd.bayes_optimal_error(ALPHA, DELTA)
     for ax, inset, panel in zip(axes, insets, ("left", "right")):
         panel_rows = c.panel_rows(rows, panel)

@@ -43,7 +43,7 @@ def curves(args):
 
     add("left", "GD, λ = 0.1", 0.1, qd.FullBatch(), "C0")
     for b, colour in ((0.3, "C1"), (0.2, "C2")):
-        add("left", f"P-SGD b = 1/τ = {b:g} (linear law), λ = 0.1", 0.1,
+        add("left", f"P-SGD b = 1/τ = {b:g} (linear law)", 0.1,
             qd.PersistentSGD(b, 1.0 / b, law=qd.LinearLaw()), colour)
     for lam, colour in ((0.1, "C0"), (0.2, "C3"), (0.3, "C4")):
         add("right", f"GD, λ = {lam:g}", lam, qd.FullBatch(), colour)
@@ -54,7 +54,7 @@ def draw(rows, args, png):
     # The curves and error bars stay below 0.52: the y-axis goes to 1 and the legend (upper
     # left) and inset (upper right) use the empty upper half, so they hide nothing.
     fig, axes, insets = plotting.new_figure(figsize=(13.0, 6.0),
-                                            boxes=([0.5, 0.56, 0.47, 0.41],) * 2)
+                                            boxes=([0.58, 0.57, 0.4, 0.4],) * 2)
     oracle = qd.oracle_error(DELTA)
     for ax, inset, panel in zip(axes, insets, ("left", "right")):
         panel_rows = c.panel_rows(rows, panel)
@@ -66,16 +66,18 @@ def draw(rows, args, png):
         ax.set_xlim(0, args.t_max)
         ax.set_ylim(0.0, 1.0)
         ax.set_yticks([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper left", fontsize=7)
         inset.set_xlim(0, args.t_max)
+        c.fit_inset(inset, panel_rows, "C")
     axes[0].set_ylabel("generalisation error")
     axes[0].set_title("λ = 0.1: GD and Persistent-SGD (1/τ = b, linear law)", fontsize=9)
     axes[1].set_title("full-batch GD, varying λ", fontsize=9)
     fig.suptitle(
         f"Fig. 2: three-cluster door model, α = {ALPHA:g}, Δ = {DELTA:g}, L = {L:g}, "
-        f"η = {ETA:g}, R = {R:g}.\nLines: DMFT ({c.rule_text(rows[0]['curve'].rule, args)}), "
-        f"m0 = √(2R/πd) = {qd.finite_d_m0(R, D):.2e} (d = {D}); symbols: simulation at d = {D}, "
-        f"{args.seeds} seeds (± 1 s.e.m.). Insets: C(t,t).", fontsize=8.5)
+        f"η = {ETA:g}, R = {R:g}; symbols: simulation at d = {D}, {args.seeds} seeds "
+        f"(± 1 s.e.m.); insets: C(t,t).\nLines: DMFT from m0 = √(2R/πd) = "
+        f"{qd.finite_d_m0(R, D):.2e} (d = {D}), {c.rule_text(rows[0]['curve'].rule, args)}",
+        fontsize=8.5)
     plotting.save_figure(fig, png)  # atomic, 200 dpi
     return {"oracle_error": oracle}
 
