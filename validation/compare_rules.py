@@ -58,15 +58,18 @@ def old_vs_new(rev: str) -> list[dict]:
             twin = old.get(match_key(new["params"]))
             if twin is None:
                 continue
-            e_new, e_old = np.asarray(new["gen_error"]), np.asarray(twin["gen_error"])
-            s_new, s_old = np.asarray(new["gen_error_err"]), np.asarray(twin["gen_error_err"])
+            # A diverged solve stops early: compare the times both curves reach.
+            n = min(len(new["t"]), len(twin["t"]))
+            e_new, e_old = np.asarray(new["gen_error"])[:n], np.asarray(twin["gen_error"])[:n]
+            s_new, s_old = np.asarray(new["gen_error_err"])[:n], np.asarray(twin["gen_error_err"])[:n]
             diff = np.abs(e_new - e_old)
             i = int(np.argmax(diff))
             z = diff / np.maximum(np.sqrt(s_new**2 + s_old**2), 1e-300)
             rows.append({"figure": name, "panel": cv["panel"], "label": cv["label"],
                          "sup": float(diff[i]), "t": float(new["t"][i]),
                          "old_se": float(s_old[i]), "new_err": float(s_new[i]),
-                         "z_max": float(z.max()), "old_wall": twin.get("wall_time"),
+                         "z_max": float(z.max()), "t_end": float(new["t"][n - 1]),
+                         "status": new.get("status"), "old_wall": twin.get("wall_time"),
                          "new_wall": new.get("wall_time")})
     return rows
 
@@ -84,14 +87,15 @@ def capped_vs_whole() -> list[dict]:
             if not (capped_path.exists() and whole_path.exists()):
                 continue
             a, b = qd.load(capped_path), qd.load(whole_path)
-            diff = np.abs(a.gen_error - b.gen_error)
+            n = min(a.t.size, b.t.size)
+            diff = np.abs(a.gen_error[:n] - b.gen_error[:n])
             i = int(np.argmax(diff))
             rows.append({"figure": name, "panel": cv.panel, "label": cv.label,
                          "cap": cv.rule.max_resolution, "capped_message": a.message,
                          "whole_message": b.message, "sup": float(diff[i]), "t": float(a.t[i]),
                          "capped_err_there": float(a.gen_error_err[i]),
-                         "capped_err_max": float(a.gen_error_err.max()),
-                         "covered": bool(np.all(diff <= np.maximum(a.gen_error_err, 1e-15))),
+                         "capped_err_max": float(a.gen_error_err[:n].max()),
+                         "covered": bool(np.all(diff <= np.maximum(a.gen_error_err[:n], 1e-15))),
                          "capped_wall": a.wall_time, "whole_wall": b.wall_time})
     return rows
 

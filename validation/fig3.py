@@ -46,7 +46,7 @@ def curves(args):
         colour = DIM_COLOURS.get(d, "k")
         for name, schedule, style, marker in (
                 ("GD", qd.FullBatch(), "-", "o"),
-                ("P-SGD b = 1/τ = 0.3 (linear law)",
+                ("P-SGD linear law",
                  qd.PersistentSGD(0.3, 1 / 0.3, law=qd.LinearLaw()), "--", "s")):
             r = c.curve_rule(args, schedule, LEFT["eta"], args.t_max)
             problem = qd.Problem(three, "logistic", lam=0.0, R=LEFT["R"], m0=qd.FiniteDStart(d))
@@ -72,8 +72,8 @@ def draw(rows, args, png):
     # (upper left, two columns) and inset (upper right) use the empty upper half. Right: past
     # t ~ 1 every curve is below 0.16; legend and inset sit above, right of the early drop.
     fig, axes, insets = plotting.new_figure(figsize=(14.0, 6.4),
-                                            boxes=([0.56, 0.56, 0.42, 0.41],
-                                                   [0.56, 0.5, 0.41, 0.4]))
+                                            boxes=([0.62, 0.56, 0.36, 0.41],
+                                                   [0.62, 0.45, 0.36, 0.38]))
     oracle = qd.oracle_error(LEFT["delta"])
     bayes = qd.bayes_optimal_error(RIGHT["alpha"], RIGHT["delta"])
     left, right = c.panel_rows(rows, "left"), c.panel_rows(rows, "right")
@@ -90,16 +90,18 @@ def draw(rows, args, png):
         ax.set_xlabel("t")
         ax.set_xlim(0, args.t_max)
         inset.set_xlim(0, args.t_max)
+    c.fit_inset(insets[0], left)
+    c.fit_inset(insets[1], right)
     axes[0].set_ylim(0.0, 1.0)
     axes[0].set_yticks([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    axes[0].legend(loc="upper left", fontsize=6.5, ncol=2)
+    axes[0].legend(loc="upper left", fontsize=6.5, ncol=2, columnspacing=0.8)
     axes[1].set_ylim(bayes - 0.01, 0.25)
     axes[1].legend(loc="upper left", bbox_to_anchor=(0.1, 1.0), fontsize=7.5)
     axes[0].set_ylabel("generalisation error")
     ds = sorted({r["curve"].d for r in left})
     axes[0].set_title(
         f"three clusters, α = {LEFT['alpha']:g}, Δ = {LEFT['delta']:g}, L = {LEFT['L']:g}, λ = 0, "
-        f"R = {LEFT['R']:g}; solid GD, dashed P-SGD (linear law)\n"
+        f"R = {LEFT['R']:g}; solid GD, dashed P-SGD b = 1/τ = 0.3 (linear law)\n"
         f"DMFT from m0 = √(2R/πd): {c.finite_d_note(LEFT['R'], ds)}\nseeds: "
         + ", ".join(f"{seeds_at(d, args)} at d={d}" for d in ds), fontsize=8)
     axes[1].set_title(

@@ -112,6 +112,27 @@ def row_numbers(curve: dict) -> dict:
     return out
 
 
+LAW_TEXT = {"linear": "the paper's per-step linear law",
+            "exact": "the exact one-step law of the continuous-time chain (used where the "
+                     "linear law is invalid)",
+            "linear-clipped": "the paper's linear law with P(1→0) clipped at 1 "
+                              "(`qd.ClippedLinearLaw`, what a direct simulation of the paper does)"}
+
+
+def law_lines(curves) -> list[str]:
+    """Which selection law each Persistent-SGD curve of a figure uses."""
+    laws: dict[str, list[str]] = {}
+    for curve in curves:
+        p = curve["dmft"]["params"]
+        if p.get("schedule") == "persistent":
+            laws.setdefault(p.get("law", "?"), []).append(f"{curve['panel']} {curve['label']}")
+    if not laws:
+        return []
+    return ["Persistent-SGD selection laws: " + "; ".join(
+        f"{LAW_TEXT.get(law, law)}: {', '.join(dict.fromkeys(names))}"
+        for law, names in laws.items()) + ".", ""]
+
+
 def summary(z_all) -> list[str]:
     """How many curves stay within their error bars, and the worst ones."""
     if not z_all:
@@ -140,7 +161,9 @@ def comparison_lines(path: Path) -> list[str]:
            "| fig | panel | curve | sup \|new − old\| | at t | old s.e. there | new err. there "
            "| z_max | wall old / new |", "|---|---|---|---|---|---|---|---|---|"]
     for r in record["old_vs_new"]:
-        out.append(f"| {r['figure']} | {r['panel']} | {r['label']} | {r['sup']:.1e} | {r['t']:.1f} "
+        label = r["label"] + ("" if r.get("status") in (None, "success") else
+                              f" (**{r['status']}**, t ≤ {r['t_end']:g})")
+        out.append(f"| {r['figure']} | {r['panel']} | {label} | {r['sup']:.1e} | {r['t']:.1f} "
                    f"| {r['old_se']:.1e} | {r['new_err']:.1e} | {r['z_max']:.1f} "
                    f"| {r['old_wall'] or float('nan'):.0f} s / {r['new_wall']:.0f} s |")
     out += ["", "## Capped against whole ladder", "",
@@ -193,6 +216,7 @@ def main(argv=None) -> int:
             lines += ["Reference lines: " + ", ".join(
                 f"{k} = {v:.5f}" if isinstance(v, float) else f"{k} = {v}"
                 for k, v in refs.items()), ""]
+        lines += law_lines(record["curves"])
         seen = set()
         for curve in record["curves"]:
             p = {**curve["dmft"]["params"]}
