@@ -270,6 +270,8 @@ def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> lis
                   f"final gen_error {result.gen_error[-1]:.4f} ± {result.gen_error_err[-1]:.1e}"
                   f"{extra}", file=sys.stderr, flush=True)
             row[kind] = result
+            if kind == "dmft" and result.status != qd.Status.SUCCESS:  # said in the legend
+                row["label"] += f" (DMFT {result.status.value} at t = {result.t[-1] + cv.eta:.3g})"
         rows.append(row)
     return rows
 

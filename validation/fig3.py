@@ -69,7 +69,7 @@ def curves(args):
 
 def draw(rows, args, png):
     # Left: the curves and error bars stay below 0.52; the y-axis goes to 1 and the legend
-    # (upper left, two columns) and inset (upper right) use the empty upper half. Right: past
+    # (upper left) and inset (upper right) use the empty upper half. Right: past
     # t ~ 1 every curve is below 0.16; legend and inset sit above, right of the early drop.
     fig, axes, insets = plotting.new_figure(figsize=(14.0, 6.4),
                                             boxes=([0.62, 0.56, 0.36, 0.41],
@@ -94,7 +94,7 @@ def draw(rows, args, png):
     c.fit_inset(insets[1], right)
     axes[0].set_ylim(0.0, 1.0)
     axes[0].set_yticks([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    axes[0].legend(loc="upper left", fontsize=6.5, ncol=2, columnspacing=0.8)
+    axes[0].legend(loc="upper left", fontsize=6.5)
     axes[1].set_ylim(bayes - 0.01, 0.25)
     axes[1].legend(loc="upper left", bbox_to_anchor=(0.1, 1.0), fontsize=7.5)
     axes[0].set_ylabel("generalisation error")
