@@ -174,7 +174,8 @@ def comparison_lines(path: Path) -> list[str]:
             "| covered | whole ladder ended | wall capped / whole |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in record["capped_vs_whole"]:
-        ended = r["whole_message"].split(",")[0].replace("quadrature: ", "")
+        found = re.search(r"rung \d+ of \d+ \([^)]*\)", r["whole_message"])
+        ended = found.group(0) if found else "?"
         out.append(f"| {r['figure']} | {r['panel']} | {r['label']} | {r['cap']} | {r['sup']:.1e} "
                    f"| {r['t']:.1f} | {r['capped_err_there']:.1e} | "
                    f"{'yes' if r['covered'] else '**no**'} | {ended} "
