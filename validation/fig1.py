@@ -4,10 +4,10 @@ Two-cluster model, alpha = 2, Delta = 0.5, logistic loss, eta = 0.2, R = 0.01.
   Left:  Persistent-SGD, 1/tau = 0.6, lambda = 0, b = 1, 0.3, 0.1. The paper's per-step (linear)
          law needs tau >= eta max(1, (1-b)/b), which fails at b = 0.1 (P(1 -> 0) = 1.08); that
          curve uses the exact one-step law of the continuous-time chain, and the legend says so.
-  Right: full-batch gradient descent, lambda = 0, 0.1, 1.
          The b = 0.1 curve is also drawn (dashed, squares) with the paper's linear law whose
          off-probability is clipped at 1 (qd.ClippedLinearLaw: selection rate 0.107, not b), since
          that is what a direct simulation of the paper's update does: DMFT line and simulation.
+  Right: full-batch gradient descent, lambda = 0, 0.1, 1.
 DMFT: the deterministic rule qd.Quadrature (tolerance 1e-4 unless --tolerance), its ladder capped
 at the library's standard rung unless --max-resolution (validation/_common.py, ladder_cap); line
 with a band of +-2 times its refinement error estimate.
