@@ -118,6 +118,42 @@ def test_square_loss_beyond_stability_returns_a_diverged_result():
     assert 3 <= res.t.size <= 8 and np.all(np.isfinite(res.C)) and res.C[-1] < 1e6 * res.C[0]
 
 
+def _diverging_rungs(monkeypatch, diverging):
+    """Make the rungs whose index is in ``diverging`` raise a DivergenceError at step 3, as a coarse
+    node set that blows up where the dynamics does not (validation/report_notes.md)."""
+    import quaddmft._solver as solver
+    real = solver._rung
+
+    def rung(rule, problem, chain, eta, K, index, *args):
+        if index in diverging and K >= 3:
+            raise qd.DivergenceError(3, "|w|^2/d grew from 1 to 1e7 (injected)")
+        return real(rule, problem, chain, eta, K, index, *args)
+    monkeypatch.setattr(solver, "_rung", rung)
+
+
+def test_a_coarse_rung_that_diverges_is_skipped_and_the_finer_rungs_decide(monkeypatch):
+    ladder = tuple(qd.Resolution(n_points=2**j, n_h0=4) for j in (5, 6, 7))
+    kwargs = dict(eta=0.2, t_max=2.0)
+    finer = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(ladder=ladder[1:], resolution=1),
+                     **kwargs)
+    _diverging_rungs(monkeypatch, {0})
+    res = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(ladder=ladder, resolution=2),
+                   **kwargs)
+    assert res.status is qd.Status.SUCCESS and "diverged at step k = 3 and was skipped" in res.message
+    assert res.t.size == finer.t.size
+    for name in ("gen_error", "C", "gen_error_err", "C_err"):  # rungs 1-2, exactly as a 2-rung ladder
+        np.testing.assert_array_equal(getattr(res, name), getattr(finer, name))
+
+
+def test_a_divergence_of_the_finest_rung_is_the_runs(monkeypatch):
+    ladder = tuple(qd.Resolution(n_points=2**j, n_h0=4) for j in (5, 6))
+    _diverging_rungs(monkeypatch, {1})
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        res = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(ladder=ladder, resolution=1),
+                       eta=0.2, t_max=2.0)
+    assert res.status is qd.Status.DIVERGED and res.t.size == 3  # steps 0..2 re-solved
+
+
 @pytest.mark.parametrize("kwargs, name", [
     (dict(eta=0.0, t_max=1.0), "eta"),
     (dict(eta=-0.1, t_max=1.0), "eta"),
