@@ -32,7 +32,8 @@ from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
 from ._weights import FrozenWeights, WeightSide
 
-__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "FixedBasis", "MEMORY_LIMIT_BYTES"]
+__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "FixedBasis", "MEMORY_LIMIT_BYTES",
+           "sweep_memory"]
 
 # Per-node buffers are O(N K) doubles; refuse beyond this.
 MEMORY_LIMIT_BYTES = 12 * 2**30
@@ -84,11 +85,17 @@ class FixedBasis:
         return np.ascontiguousarray(self.basis[j]), 0.0
 
 
-def _check_memory(N: int, K: int) -> None:
+def sweep_memory(N: int, K: int) -> tuple[int, int]:
+    """Bytes of one causal sweep over N nodes and K steps: (per-node buffers, (K+1)^2 kernels)."""
     per_node = 8 * N * (K + 1) * 5  # xi, grad, curv, response, innovations
     # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
     # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix).
-    kernels = 8 * (K + 1) ** 2 * 6.5
+    kernels = int(8 * (K + 1) ** 2 * 6.5)
+    return per_node, kernels
+
+
+def _check_memory(N: int, K: int) -> None:
+    per_node, kernels = sweep_memory(N, K)
     if per_node + kernels > MEMORY_LIMIT_BYTES:
         raise ParameterError(
             f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._causal import Sweep, causal_sweep, observe
+from ._causal import Sweep, causal_sweep, observe, sweep_memory
 from ._errors import ConvergenceError, ParameterError
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
@@ -30,7 +30,41 @@ from ._progress import Progress
 from ._result import DMFTResult
 from .rules import QMC, AveragingRule, ModalRule, SampledRule
 
-__all__ = ["solve", "horizon"]
+__all__ = ["solve", "horizon", "default_rule", "memory_estimate"]
+
+
+def default_rule() -> AveragingRule:
+    """The averaging rule ``solve`` uses when none is given (also the default of ``qd.sweep``)."""
+    return QMC()
+
+
+def memory_estimate(problem, schedule=None, *, eta: float, t_max: float,
+                    rule: AveragingRule | None = None) -> int | None:
+    """Bytes a solve holds at its peak, by the count of ``_causal.sweep_memory``; None for modal
+    rules (their node count is known only once the KL modes are).
+
+    A sampled rule sweeps its replicates one after the other: the peak is one sweep over the
+    N nodes of a replicate (per-node buffers and (K+1)^2 kernels, ``sweep_memory``), the
+    replicate's selection paths (N (K+1) doubles) and the four (K+1)^2 kernels (Gamma, M_C, R,
+    C_perp) kept from each replicate. N is counted by building the first replicate's node set.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic")
+    >>> memory_estimate(problem, eta=0.2, t_max=2.0, rule=qd.QMC(n_points=16, n_h0=4))
+    102036
+    """
+    run = check_run(problem, schedule, eta, t_max)
+    rule = default_rule() if rule is None else rule
+    if not isinstance(rule, SampledRule):
+        return None
+    K = run.K
+    N = rule.nodes(problem, run.chain, K, rule.parts(problem, run.chain, K)[0]).size
+    per_node, kernels = sweep_memory(N, K)
+    paths = 8 * N * (K + 1)
+    kept = rule.n_replicates * 8 * 4 * (K + 1) ** 2
+    return per_node + kernels + paths + kept
 
 
 def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
@@ -172,7 +206,7 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
     run = check_run(problem, schedule, eta, t_max)
-    rule = QMC() if rule is None else rule
+    rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (QMC, MonteCarlo, Quadrature), got {rule!r}")
     K, chain = run.K, run.chain

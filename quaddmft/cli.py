@@ -50,6 +50,7 @@ def _problem_options(common: argparse.ArgumentParser) -> None:
     g.add_argument("--b", type=float, help="batch fraction in (0, 1] (default 0.3)")
     g.add_argument("--tau", type=float, help="Persistent-SGD persistence time > 0 "
                                              "(default 1/0.6)")
+    g.add_argument("--inv-tau", type=float, help="persistence rate 1/tau > 0, instead of --tau")
     g.add_argument("--law", metavar="linear|exact",
                    help="Persistent-SGD per-step law: the paper's linear law (needs "
                         "tau >= eta*max(1, (1-b)/b)) or the exact one-step law of the "
