@@ -24,6 +24,9 @@ from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature
                     rule_from_params)
 from ._solver import solve
 from ._simulator import simulate
+from ._sweep_grid import SweepGrid
+from ._sweep_run import sweep
+from .plotting import plot_sweep
 from . import references, statics
 from .references import bayes_optimal_error, oracle_error, oracle_threshold
 
@@ -32,8 +35,9 @@ __all__ = [
     "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
     "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
     "PureNoise", "QMC", "Quadrature", "RULES", "SCHEDULES", "SGD", "SelectionLaw",
-    "SelectionProcess", "SimulationResult", "Square", "Status", "ThreeCluster", "TwoCluster",
-    "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
-    "references", "rule_from_params", "simulate", "solve", "statics",
+    "SelectionProcess", "SimulationResult", "Square", "Status", "SweepGrid", "ThreeCluster",
+    "TwoCluster", "bayes_optimal_error", "finite_d_m0", "load", "oracle_error",
+    "oracle_threshold", "plot_sweep", "references", "rule_from_params", "simulate", "solve",
+    "statics", "sweep",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Command-line interface: ``quaddmft solve`` (DMFT) and ``quaddmft simulate`` (finite d).
+"""Command-line interface: ``quaddmft solve`` (DMFT), ``quaddmft simulate`` (finite d),
+``quaddmft sweep`` (a parameter grid on dask.distributed) and ``quaddmft plot-sweep``.
 
 This module parses the command line and writes the outputs; the settings become objects in
 ``_config`` (the one table of names, shared with TOML files), the plot is ``plotting``'s.
@@ -99,6 +100,43 @@ def _simulate_options(simulate: argparse.ArgumentParser) -> None:
                         "(default: none)")
 
 
+def _sweep_options(sweep: argparse.ArgumentParser) -> None:
+    g = sweep.add_argument_group("sweep")
+    g.add_argument("--config", metavar="SWEEP.toml", required=True,
+                   help="the sweep: fixed settings, and a [sweep] table of swept keys (lists or "
+                        "ranges) or [[point]] tables (docs/guide.md, Parameter sweeps)")
+    g.add_argument("--output", metavar="PATH.nc",
+                   help="the dataset (netCDF); per-run files go to the folder NAME.points "
+                        "beside it (default: the config's output, else the config's name with "
+                        ".nc)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use the running dask cluster at ADDRESS (e.g. tcp://host:8786) as it "
+                        "is (default: a local cluster of one worker process per core)")
+    g.add_argument("--workers", type=int, help="worker processes of the local cluster "
+                                               "(default: the number of cores)")
+    g.add_argument("--simulate", action=argparse.BooleanOptionalAction,
+                   help="also simulate every point at finite d (default: the config's simulate)")
+    g.add_argument("--d", type=int, help="simulation: dimension (default 500)")
+    g.add_argument("--seeds", type=int, help="simulation: independent runs averaged, >= 2")
+    g.add_argument("--test-points", type=int, help="simulation: fresh test points per run")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _plot_sweep_options(plot: argparse.ArgumentParser) -> None:
+    plot.add_argument("dataset", metavar="DATASET.nc", help="a dataset written by quaddmft sweep")
+    plot.add_argument("--variable", help="the summary variable to draw (default gen_error_min; "
+                                         "also t_min, gen_error_final, train_loss_final, ...)")
+    plot.add_argument("--x", help="swept key on the horizontal axis (default: the first)")
+    plot.add_argument("--y", help="swept key on the vertical axis, or of the line family "
+                                  "(default: the second)")
+    plot.add_argument("--kind", metavar="heatmap|lines", help="heat map (default) or one line "
+                                                              "per value of --y")
+    plot.add_argument("--select", metavar="KEY=VALUE", action="append",
+                      help="fix a further swept key at (the nearest) VALUE; repeatable")
+    plot.add_argument("--out", metavar="PATH.png", help="the figure (default: DATASET.VARIABLE.png)")
+
+
 def _parser() -> argparse.ArgumentParser:
     # Every default is SUPPRESS so that the namespace holds exactly what the user typed; defaults
     # are applied after merging with the config file (quaddmft._config).
@@ -112,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(Mignacco et al., NeurIPS 2020) and finite-d simulation of the algorithm.",
         epilog="Example: quaddmft solve --config examples/fig1_left.toml --json out/a.json "
                "--plot out/a.png")
-    sub = parser.add_subparsers(dest="command", metavar="{solve,simulate}")
+    sub = parser.add_subparsers(dest="command", metavar="{solve,simulate,sweep,plot-sweep}")
     solve = sub.add_parser("solve", parents=[common], allow_abbrev=False, argument_default=S,
                            help="solve the d -> infinity DMFT equations",
                            description="Solve the discrete-time DMFT equations.")
@@ -123,6 +161,22 @@ def _parser() -> argparse.ArgumentParser:
                               description="Simulate the real algorithm at finite d, averaged "
                                           "over independent seeds.")
     _simulate_options(simulate)
+    problem = argparse.ArgumentParser(add_help=False, allow_abbrev=False, argument_default=S)
+    _problem_options(problem)
+    sweep = sub.add_parser("sweep", parents=[problem], allow_abbrev=False, argument_default=S,
+                           help="solve a grid of parameters on dask.distributed (resumable)",
+                           description="Solve (and optionally simulate) every point of a "
+                                       "parameter grid on dask.distributed and write the "
+                                       "results as one labelled netCDF dataset. A rerun "
+                                       "computes only the points not yet done. Problem and "
+                                       "rule options override the config's fixed settings.")
+    _solve_options(sweep)
+    _sweep_options(sweep)
+    plot = sub.add_parser("plot-sweep", allow_abbrev=False, argument_default=S,
+                          help="heat map or line family of a sweep's summary variable",
+                          description="Draw one summary variable of a sweep dataset over two "
+                                      "swept parameters (PNG).")
+    _plot_sweep_options(plot)
     return parser
 
 
@@ -231,6 +285,11 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
 
+    if command == "sweep":
+        return _sweep_main(options)
+    if command == "plot-sweep":
+        return _plot_sweep_main(options)
+
     # Imported here so that --help and usage errors answer without compiling anything.
     import quaddmft as qd
     from ._config import build
@@ -259,6 +318,87 @@ def main(argv=None) -> int:
     print(_summary(command, result, wall, written))
     if not result.success:
         return _error(f"{command} finished with status {result.status.value!r}: {result.message}", 1)
+    return 0
+
+
+def _sweep_main(options: dict) -> int:
+    """``quaddmft sweep``: exit 0 when every point succeeded, 1 when some failed (the dataset is
+    written all the same; a rerun retries them), 2 for bad input."""
+    import warnings
+
+    import numpy as np
+
+    from ._errors import ParameterError
+    from ._sweep_grid import SweepGrid, read_sweep_config
+    from ._sweep_run import run_sweep
+
+    try:
+        config = options.pop("config")
+        grid, settings = read_sweep_config(config)
+        output = options.pop("output", settings.get("output")) or str(Path(config).with_suffix(".nc"))
+        scheduler = options.pop("scheduler", settings.get("scheduler"))
+        workers = options.pop("workers", settings.get("workers"))
+        progress = options.pop("progress", settings.get("progress", sys.stderr.isatty()))
+        simulate = options.pop("simulate", grid.simulate)
+        fixed = dict(grid.fixed)
+        for given, other in (("tau", "inv_tau"), ("inv_tau", "tau")):
+            if given in options:
+                fixed.pop(other, None)
+        fixed.update(options)
+        grid = SweepGrid(fixed=fixed, over=grid.over, points=grid.points, simulate=simulate)
+        unused = grid.unused()
+        if unused:
+            _warn("ignored (not used by this model/schedule/rule): " + ", ".join(unused))
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds, counts = run_sweep(grid, output, client=scheduler, workers=workers,
+                                   progress=progress)
+        for warning in caught:
+            _warn(str(warning.message))
+    except ParameterError as exc:
+        return _error(_with_option_hint(str(exc)), 2)
+    except OSError as exc:
+        return _error(f"cannot write output: {exc}", 1)
+    wall = time.perf_counter() - start
+    best = ""
+    values = ds["gen_error_min"].values
+    if np.isfinite(values).any():
+        index = np.unravel_index(np.nanargmin(values), values.shape)
+        where = grid.values(index) if grid.over is not None else grid.points[index[0]]
+        best = (f"; lowest early-stopping error {values[index]:.5f} at "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in where.items()))
+    print(f"sweep: {counts['points']} points, {counts['computed']} runs computed, "
+          f"{counts['reused']} reused, {counts['failed_points']} points failed{best}; "
+          f"{wall:.1f} s; dataset -> {output}")
+    if counts["failed_points"]:
+        return _error(f"{counts['failed_points']} of {counts['points']} points failed (status and "
+                      f"message in the dataset); a rerun retries them", 1)
+    return 0
+
+
+def _plot_sweep_main(options: dict) -> int:
+    from ._errors import ParameterError
+    from .plotting import plot_sweep
+
+    select = {}
+    for item in options.pop("select", []):
+        key, sep, value = item.partition("=")
+        try:
+            select[key] = float(value) if sep else None
+        except ValueError:
+            select[key] = value
+        if not sep:
+            return _error(f"--select {item!r}: expected KEY=VALUE", 2)
+    try:
+        path = plot_sweep(options["dataset"], options.get("variable", "gen_error_min"),
+                          options.get("out"), x=options.get("x"), y=options.get("y"),
+                          kind=options.get("kind", "heatmap"), select=select or None)
+    except ParameterError as exc:
+        return _error(str(exc), 2)
+    except OSError as exc:
+        return _error(f"cannot write output: {exc}", 1)
+    print(f"plot-sweep: {path}")
     return 0
 
 

@@ -1,0 +1,312 @@
+"""The files of a sweep: one record per run, and the labelled dataset assembled from them.
+
+``PointStore`` is the folder next to the dataset (``out/psgd.nc`` -> ``out/psgd.points/``)
+holding, per run (``_sweep_grid.Task``) with key ``KEY``:
+
+* ``KEY.dmft.npz`` / ``KEY.simulation.npz``: the result (``DMFTResult.save``; ``qd.load`` reads it);
+* ``KEY.dmft.json`` / ``KEY.simulation.json``: its record: status ("success" or "failed"),
+  message, error type, wall time, memory (peak growth and the solve's estimate), worker.
+
+Every file is written to a temporary file in the same folder and then renamed over its name
+(``os.replace``, atomic on POSIX), the result before its record: a run is complete exactly when
+its record says "success", so a sweep killed at any moment leaves complete runs and nothing
+that a rerun could mistake for one. A failed run leaves only its record (retried by a rerun).
+
+``assemble`` turns the records into an ``xarray.Dataset`` (see ``qd.sweep`` for its layout);
+``write_dataset`` writes it as netCDF (h5netcdf engine), atomically too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ._observables import CURVES
+
+__all__ = ["PointStore", "points_folder", "assemble", "write_dataset", "atomic_path"]
+
+# Summary variables: the curve values taken at the end of the run.
+FINAL = ("gen_error", "train_loss", "train_accuracy", "m", "C")
+
+
+def points_folder(path) -> Path:
+    """The folder of a dataset's per-run files: ``NAME.points`` beside ``NAME.nc``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".points")
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary name in the folder of ``path`` (same file system, so ``os.replace`` is atomic),
+    with the same suffix (``DMFTResult.save`` appends .npz to other names)."""
+    return path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:12]}{path.suffix}")
+
+
+class PointStore:
+    """Records and results of runs in one folder, keyed by ``Task.key`` (module docstring)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def _record_path(self, kind: str, key: str) -> Path:
+        return self.folder / f"{key}.{kind}.json"
+
+    def result_path(self, kind: str, key: str) -> Path:
+        return self.folder / f"{key}.{kind}.npz"
+
+    def record(self, kind: str, key: str) -> dict | None:
+        """The record of a run, or None if it never finished (or its record is unreadable)."""
+        try:
+            return json.loads(self._record_path(kind, key).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def complete(self, kind: str, key: str) -> bool:
+        record = self.record(kind, key)
+        return (record is not None and record.get("status") == "success"
+                and self.result_path(kind, key).exists())
+
+    def result(self, kind: str, key: str):
+        from ._result import load
+
+        return load(self.result_path(kind, key))
+
+    def write(self, kind: str, key: str, record: dict, result=None) -> None:
+        """Store a run: its result first (if any), then its record, each atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if result is not None:
+            target = self.result_path(kind, key)
+            tmp = atomic_path(target)
+            try:
+                result.save(tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        target = self._record_path(kind, key)
+        tmp = atomic_path(target)
+        try:
+            tmp.write_text(json.dumps(record, indent=1, default=_json_default) + "\n")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> None:
+        """Delete the temporary files a killed sweep left behind (never complete files)."""
+        if self.folder.is_dir():
+            for tmp in self.folder.glob(".*.tmp-*"):
+                tmp.unlink(missing_ok=True)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return repr(obj)
+
+
+def _attribute(value):
+    """A value as a netCDF attribute: numbers and strings as they are, the rest as JSON."""
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    return value
+
+
+def _common(dicts: list) -> dict:
+    """The items shared by every dict (same key, equal value)."""
+    if not dicts:
+        return {}
+    first = dicts[0]
+    return {k: v for k, v in first.items() if all(k in d and d[k] == v for d in dicts[1:])}
+
+
+def _time_axis(points):
+    """("t", t values) when every run shares the grid t_k = k eta; else ("k", step indices)."""
+    grids = {(task.kwargs["eta"], _steps(task)) for p in points for task in p.tasks}
+    if len(grids) == 1:
+        eta, K = grids.pop()
+        return "t", eta * np.arange(K + 1)
+    K = max(K for _, K in grids) if grids else 0
+    return "k", np.arange(K + 1)
+
+
+def _steps(task) -> int:
+    from ._inputs import horizon
+
+    return horizon(task.kwargs["eta"], task.kwargs["t_max"])
+
+
+def assemble(grid, points, store: PointStore):
+    """The ``xarray.Dataset`` of a sweep from the records in ``store`` (layout: ``qd.sweep``)."""
+    import xarray as xr
+
+    from . import __version__
+
+    dims = grid.dims
+    shape = grid.shape
+    time_dim, time = _time_axis(points)
+    n_time = time.size
+    simulate = grid.simulate
+
+    def full(extra=(), fill=np.nan, dtype=float):
+        return np.full(shape + extra, fill, dtype=dtype)
+
+    curves = {name: full((n_time,)) for name in CURVES}
+    curves.update({f"{name}_err": full((n_time,)) for name in CURVES})
+    t_grid = full((n_time,))
+    summary = {name: full() for name in ("gen_error_min", "gen_error_min_err", "t_min",
+                                         "wall_time", "memory_peak", "memory_estimate")}
+    summary.update({f"{name}_final": full() for name in FINAL})
+    summary["gen_error_final_err"] = full()
+    status = full(fill="missing", dtype=object)
+    message = full(fill="", dtype=object)
+    sim = {}
+    if simulate:
+        sim = {f"sim_{name}": full((n_time,)) for name in CURVES}
+        sim.update({f"sim_{name}_err": full((n_time,)) for name in CURVES})
+        sim.update(sim_gen_error_empirical=full((n_time,)), sim_gen_error_empirical_err=full((n_time,)))
+        sim_summary = {"sim_gen_error_final": full(), "sim_gen_error_final_err": full(),
+                       "sim_wall_time": full()}
+        sim_status = full(fill="missing", dtype=object)
+        sim_message = full(fill="", dtype=object)
+
+    params, rule_params, sim_params = [], [], []
+    for point in points:
+        idx = point.index
+        if point.error is not None:
+            status[idx], message[idx] = "failed", point.error
+            if simulate:
+                sim_status[idx], sim_message[idx] = "failed", point.error
+            continue
+        for task in point.tasks:
+            record = store.record(task.kind, task.key) or {"status": "missing", "message": ""}
+            result = store.result(task.kind, task.key) if store.complete(task.kind, task.key) else None
+            if task.kind == "dmft":
+                status[idx], message[idx] = record["status"], record.get("message", "")
+                summary["memory_estimate"][idx] = _number(record.get("memory_estimate"))
+                summary["memory_peak"][idx] = _number(record.get("memory_peak"))
+                summary["wall_time"][idx] = _number(record.get("wall_time"))
+                rule_params.append(task.kwargs["rule"].params())
+                params.append({**task.problem.params(), **task.schedule.params(),
+                               "eta": task.kwargs["eta"], "t_max": task.kwargs["t_max"]})
+                if result is None:
+                    continue
+                k = result.t.size
+                t_grid[idx][:k] = result.t
+                for name in CURVES:
+                    curves[name][idx][:k] = getattr(result, name)
+                    curves[f"{name}_err"][idx][:k] = getattr(result, f"{name}_err")
+                g = result.gen_error
+                i_min = int(np.argmin(g))
+                summary["gen_error_min"][idx] = g[i_min]
+                summary["gen_error_min_err"][idx] = result.gen_error_err[i_min]
+                summary["t_min"][idx] = result.t[i_min]
+                for name in FINAL:
+                    summary[f"{name}_final"][idx] = getattr(result, name)[-1]
+                summary["gen_error_final_err"][idx] = result.gen_error_err[-1]
+            else:
+                sim_status[idx], sim_message[idx] = record["status"], record.get("message", "")
+                sim_summary["sim_wall_time"][idx] = _number(record.get("wall_time"))
+                sim_params.append({k: v for k, v in task.kwargs.items()
+                                   if k not in ("eta", "t_max")})
+                if result is None:
+                    continue
+                k = result.t.size
+                for name in CURVES:
+                    sim[f"sim_{name}"][idx][:k] = getattr(result, name)
+                    sim[f"sim_{name}_err"][idx][:k] = getattr(result, f"{name}_err")
+                if result.gen_error_empirical.size:
+                    sim["sim_gen_error_empirical"][idx][:k] = result.gen_error_empirical
+                    sim["sim_gen_error_empirical_err"][idx][:k] = result.gen_error_empirical_err
+                sim_summary["sim_gen_error_final"][idx] = result.gen_error[-1]
+                sim_summary["sim_gen_error_final_err"][idx] = result.gen_error_err[-1]
+
+    tdims = dims + (time_dim,)
+    data = {}
+    for name, values in curves.items():
+        data[name] = (tdims, values)
+    for name, values in summary.items():
+        data[name] = (dims, values)
+    data["status"] = (dims, status.astype(str))
+    data["message"] = (dims, message.astype(str))
+    if time_dim == "k":
+        data["t"] = (tdims, t_grid)
+    if simulate:
+        if not np.isfinite(sim["sim_gen_error_empirical"]).any():
+            del sim["sim_gen_error_empirical"], sim["sim_gen_error_empirical_err"]
+        for name, values in sim.items():
+            data[name] = (tdims, values)
+        for name, values in sim_summary.items():
+            data[name] = (dims, values)
+        data["sim_status"] = (dims, sim_status.astype(str))
+        data["sim_message"] = (dims, sim_message.astype(str))
+
+    coords = {time_dim: time}
+    if grid.over is not None:
+        coords.update({key: list(values) for key, values in grid.over.items()})
+    else:
+        coords["point"] = np.arange(len(grid))
+        for key in grid.swept:
+            coords[key] = ("point", [p[key] for p in grid.points])
+
+    fixed = _common(params)
+    attrs = {"title": "quaddmft parameter sweep", "quaddmft_version": __version__,
+             "swept": json.dumps(list(grid.swept)), "layout": "product" if grid.over else "points",
+             "grid": grid.to_json()}
+    attrs.update({k: _attribute(v) for k, v in fixed.items() if k != "chain"})
+    common_rule = _common(rule_params)
+    if common_rule:
+        attrs["rule"] = common_rule.get("rule", "mixed")
+        attrs["rule_params"] = json.dumps(common_rule, sort_keys=True)
+    if simulate:
+        attrs.update({f"sim_{k}": _attribute(v) for k, v in _common(sim_params).items()})
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    _describe(ds, time_dim)
+    return ds
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
+
+
+_LONG_NAMES = {
+    "gen_error": "generalisation error", "train_loss": "training loss e = alpha <Lambda>",
+    "train_accuracy": "training accuracy", "m": "magnetisation m = w.v/d", "C": "|w|^2/d",
+    "gen_error_min": "minimum over t of the generalisation error (early stopping)",
+    "gen_error_min_err": "error estimate of gen_error at its minimum",
+    "t_min": "time of the minimum of the generalisation error (optimal stopping time)",
+    "wall_time": "wall time of the solve (s)",
+    "memory_peak": "peak resident-memory growth of the worker during the solve (bytes)",
+    "memory_estimate": "the solve's own memory estimate (bytes, quaddmft._solver.memory_estimate)",
+    "status": "success or failed (then curves are NaN and message says why)",
+}
+
+
+def _describe(ds, time_dim) -> None:
+    for name, text in _LONG_NAMES.items():
+        if name in ds:
+            ds[name].attrs["long_name"] = text
+    for name in FINAL:
+        ds[f"{name}_final"].attrs["long_name"] = f"{name} at the last time"
+    if time_dim == "t":
+        ds["t"].attrs["long_name"] = "time t = k eta"
+
+
+def write_dataset(ds, path) -> Path:
+    """Write ``ds`` to ``path`` as netCDF (h5netcdf engine) through a temporary file renamed
+    over it, so that a reader never sees a partial file."""
+    path = Path(path)
+    if path.suffix not in (".nc", ".nc4", ".h5"):
+        from ._errors import ParameterError
+
+        raise ParameterError(f"output: {path} must end in .nc (netCDF); got {path.suffix!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
