@@ -44,8 +44,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import ParameterError, check_int, check_real
-from ._config import PROBLEM_KEYS, RULE_KEYS, SIMULATE_KEYS, SOLVE_KEYS, build, check_value
+from ._errors import ParameterError, check_int, check_real, choose
+from ._config import (PROBLEM_KEYS, RULE_KEYS, SIMULATE_KEYS, SOLVE_KEYS, TABLES, build,
+                      check_value)
 
 __all__ = ["SweepGrid", "Task", "Point", "read_sweep_config", "SWEEP_KEYS", "OPTION_KEYS"]
 
@@ -64,7 +65,7 @@ def expand_values(name: str, spec) -> tuple:
     """The values of one swept key: a list, or a range table {start, stop, step} or
     {start, stop, num[, scale = "linear" | "log"]} (both ends included)."""
     if isinstance(spec, (list, tuple)):
-        values = tuple(check_value(name, v) for v in spec)
+        values = tuple(_check_setting(name, v) for v in spec)
     elif isinstance(spec, dict):
         allowed = {"start", "stop", "step", "num", "scale"}
         if set(spec) - allowed or not {"start", "stop"} <= set(spec) or (
@@ -110,6 +111,15 @@ def _check_key(name: str, where: str) -> str:
     if name not in SWEEP_KEYS:
         raise ParameterError(f"{where}: unknown key {name!r}; valid keys are: {', '.join(SWEEP_KEYS)}")
     return name
+
+
+def _check_setting(name: str, value):
+    """``_config.check_value``, and names resolved through ``_config.TABLES`` now (a typo in one
+    swept name is bad input, not a failed point)."""
+    value = check_value(name, value)
+    if name in TABLES:
+        choose(name, value, TABLES[name])
+    return value
 
 
 def task_key(kind: str, params: dict) -> str:
@@ -194,7 +204,8 @@ class SweepGrid:
 
         fixed = {}
         for key, value in dict(self.fixed).items():
-            fixed[_check_key(key, "sweep fixed settings")] = check_value(key, value)
+            name = _check_key(key, "sweep fixed settings")
+            fixed[name] = _check_setting(name, value)
         if (self.over is None) == (self.points is None):
             raise ParameterError("sweep: give either swept values (over, or a [sweep] table) or "
                                  "explicit points (points, or [[point]] tables), not both or "
@@ -209,8 +220,8 @@ class SweepGrid:
             points = None
             swept = list(over)
         else:
-            points = tuple({_check_key(k, "points"): check_value(k, v) for k, v in dict(p).items()}
-                           for p in self.points)
+            points = tuple({_check_key(k, "points"): _check_setting(k.replace("-", "_"), v)
+                            for k, v in dict(p).items()} for p in self.points)
             if not points:
                 raise ParameterError("points: no point given")
             swept = list(points[0])
