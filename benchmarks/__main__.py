@@ -12,6 +12,7 @@ alone (``python benchmarks/NAME.py --help``):
 - rule_cost.py        qmc versus montecarlo at equal error (README table)
 - simulator_cost.py   the DMFT versus the finite-d simulator at equal error
 - targets.py          the issue's targets: Fig. 1 GD to t = 100 at a stated error, K = 2000
+- sweep.py            a 16-point qd.sweep on 2 dask workers against the same solves run serially
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ SUITE = {  # name: (full arguments, quick arguments)
     "targets": ([], ["--rules", "16x2x2", "32x4x2", "--t-max", "20", "--big-K", "300",
                      "--out", "/dev/null"]),
     "simulator_cost": (["--ds", "125", "250", "500", "1000", "--seeds", "128"], ["--t-max", "5", "--ds", "100", "200", "--seeds", "4", "--out", "/dev/null"]),
+    "sweep": ([], ["--t-max", "4", "--points", "32", "--h0", "4", "--replicates", "2",
+                   "--out", "/dev/null"]),
 }
 
 

@@ -1,0 +1,153 @@
+"""A 16-point sweep on 2 dask workers (``qd.sweep``) against the same solves run serially.
+
+Grid: Persistent-SGD (exact law) on the Fig. 1 two-cluster problem over b x 1/tau (4 x 4
+points), eta = 0.2, t <= T, one QMC rule. In one process, after warming the numba kernels:
+
+1. serial: ``qd.solve`` for every point in a loop, one numba thread (what one worker does);
+2. the sweep: a LocalCluster of ``--workers`` single-threaded processes is started (timed),
+   then ``qd.sweep(..., client=)`` runs the 16 points on it, from an empty folder (timed; the
+   workers' one-step warm-up and every file write are inside);
+3. with ``--default-threads``, also the serial loop with numba's default threads (every core),
+   the loop a user would otherwise write. On a loaded machine it is far slower than one thread
+   (OpenMP threads spin-wait for cores that other jobs hold), so it is not the baseline.
+
+Printed: the three times and the ratios serial / sweep (with and without the cluster start-up),
+whether the sweep's curves equal the serial ones bit for bit, and per point the worker's peak
+memory growth against the solve's own estimate (``_solver.memory_estimate``). Exits 1 if a
+curve differs or a point's memory exceeds its estimate; points whose estimate is below
+``--memory-floor`` MiB are not checked (there the fixed overhead of a run, a few hundred KiB of
+Python objects and allocator arenas that the estimate does not count, dominates). Run it on a
+quiet machine: other jobs on the cores change the ratios.
+
+    python benchmarks/sweep.py [--t-max 40] [--points 256] [--workers 2] [--default-threads]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's quaddmft
+
+import quaddmft as qd  # noqa: E402
+
+B = [0.25, 0.5, 0.75, 1.0]
+INV_TAU = [0.2, 0.4, 0.8, 1.6]
+
+
+def serial(problem, rule, t_max):
+    out = {}
+    for b in B:
+        for inv_tau in INV_TAU:
+            schedule = qd.PersistentSGD(b=b, tau=1.0 / inv_tau, law="exact")
+            out[b, inv_tau] = qd.solve(problem, schedule, eta=0.2, t_max=t_max, rule=rule)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--t-max", type=float, default=40.0)
+    parser.add_argument("--points", type=int, default=256, help="QMC Sobol' points")
+    parser.add_argument("--h0", type=int, default=8, help="QMC Gauss-Hermite nodes")
+    parser.add_argument("--replicates", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory-floor", type=float, default=4.0,
+                        help="MiB; smaller estimates are not checked")
+    parser.add_argument("--default-threads", action="store_true",
+                        help="also time the serial loop with numba's default threads")
+    parser.add_argument("--out", default="benchmarks/sweep.json")
+    args = parser.parse_args(argv)
+
+    import numba
+    from distributed import Client
+
+    from quaddmft._sweep_run import local_cluster
+
+    rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=args.replicates)
+    problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
+    qd.solve(problem, qd.PersistentSGD(0.5, 1.0, law="exact"), eta=0.2, t_max=0.4,
+             rule=qd.QMC(n_points=2, n_h0=1, n_replicates=2))  # load the numba kernels
+
+    default_threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    start = time.perf_counter()
+    reference = serial(problem, rule, args.t_max)
+    t_serial_1 = time.perf_counter() - start
+    numba.set_num_threads(default_threads)
+    print(f"serial, 1 numba thread: {t_serial_1:.1f} s", flush=True)
+
+    grid = qd.SweepGrid(fixed={"schedule": "persistent", "law": "exact", "eta": 0.2,
+                               "t_max": args.t_max},
+                        over={"b": B, "inv_tau": INV_TAU}, rule=rule)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        cluster = local_cluster(args.workers)
+        client = Client(cluster)
+        t_start = time.perf_counter() - start
+        try:
+            start = time.perf_counter()
+            ds = qd.sweep(grid, Path(tmp) / "bench.nc", client=client, progress=False)
+            t_sweep = time.perf_counter() - start
+        finally:
+            client.close()
+            cluster.close()
+    print(f"cluster start-up ({args.workers} workers): {t_start:.1f} s; sweep: {t_sweep:.1f} s",
+          flush=True)
+
+    t_serial_default = None
+    if args.default_threads:
+        start = time.perf_counter()
+        serial(problem, rule, args.t_max)
+        t_serial_default = time.perf_counter() - start
+        print(f"serial, {default_threads} numba threads: {t_serial_default:.1f} s", flush=True)
+
+    identical = all(np.array_equal(ds["gen_error"].sel(b=b, inv_tau=v).values, res.gen_error)
+                    and np.array_equal(ds["C"].sel(b=b, inv_tau=v).values, res.C)
+                    for (b, v), res in reference.items())
+    peak, estimate = ds["memory_peak"].values.ravel(), ds["memory_estimate"].values.ravel()
+    checked = estimate >= args.memory_floor * 2**20
+    ratio_memory = peak[checked] / estimate[checked]
+    row = {
+        "points": len(grid), "workers": args.workers, "t_max": args.t_max, "rule": rule.params(),
+        "serial_1_thread_s": t_serial_1, "serial_default_threads_s": t_serial_default,
+        "default_threads": default_threads,
+        "cluster_start_s": t_start, "sweep_s": t_sweep,
+        "ratio_serial_1_thread_to_sweep_with_start": t_serial_1 / (t_start + t_sweep),
+        "ratio_serial_1_thread_to_sweep": t_serial_1 / t_sweep,
+        "ratio_serial_default_to_sweep_with_start": (None if t_serial_default is None else
+                                                      t_serial_default / (t_start + t_sweep)),
+        "identical_to_serial": identical,
+        "memory_peak_mib": (peak / 2**20).tolist(), "memory_estimate_mib": (estimate / 2**20).tolist(),
+        "memory_points_checked": int(checked.sum()),
+        "max_memory_peak_over_estimate": (float(np.nanmax(ratio_memory)) if ratio_memory.size
+                                          else None),
+        "point_wall_s": ds["wall_time"].values.ravel().tolist(),
+    }
+    print(f"ratio serial / sweep: {row['ratio_serial_1_thread_to_sweep_with_start']:.2f}x "
+          f"with the cluster start-up, {row['ratio_serial_1_thread_to_sweep']:.2f}x without")
+    if t_serial_default is not None:
+        print(f"ratio serial ({default_threads} numba threads) / sweep with start-up: "
+              f"{row['ratio_serial_default_to_sweep_with_start']:.2f}x")
+    print(f"curves identical to the serial solves: {identical}")
+    print(f"memory per point: peak growth {np.nanmin(peak) / 2**20:.1f}-{np.nanmax(peak) / 2**20:.1f} "
+          f"MiB, estimate {np.nanmin(estimate) / 2**20:.1f}-{np.nanmax(estimate) / 2**20:.1f} MiB; "
+          f"{row['memory_points_checked']} points above {args.memory_floor:g} MiB checked"
+          + ("" if not ratio_memory.size
+             else f", max peak/estimate {row['max_memory_peak_over_estimate']:.2f}"))
+    if args.out != "/dev/null":
+        Path(args.out).write_text(json.dumps(row, indent=1) + "\n")
+    ok = identical and (not ratio_memory.size or row["max_memory_peak_over_estimate"] <= 1.0)
+    if not ok:
+        print("sweep benchmark: FAILED (curves differ or memory above the estimate)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
