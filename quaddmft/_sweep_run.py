@@ -129,8 +129,14 @@ def local_cluster(n_workers: int | None = None):
     n_workers = (os.cpu_count() or 1) if n_workers is None else check_int("workers", n_workers, low=1)
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                            dashboard_address=":0")
+        try:
+            return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                dashboard_address=":0")
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"could not start the local dask cluster ({exc}). In a script, call qd.sweep "
+                "under `if __name__ == \"__main__\":`: the workers are new processes that "
+                "import the script") from exc
 
 
 @contextlib.contextmanager
@@ -151,7 +157,7 @@ def _connected(client, workers):
         try:
             own = Client(client, timeout="30s")
         except OSError as exc:
-            raise ParameterError(f"scheduler: cannot connect to {client!r}: {exc}") from None
+            raise ConnectionError(f"cannot connect to the dask scheduler at {client!r}: {exc}") from None
         try:
             yield own
         finally:
@@ -203,7 +209,9 @@ def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool
 
     Raises
     ------
-    ParameterError  for an invalid grid, path or client (named); never for a failing point.
+    ParameterError  for an invalid grid, path or worker count (named); never for a failing
+    point. ConnectionError when the scheduler at ``client`` cannot be reached; RuntimeError
+    when the local cluster cannot start.
     """
     return run_sweep(grid, path, client=client, workers=workers, progress=progress)[0]
 

@@ -358,8 +358,8 @@ def _sweep_main(options: dict) -> int:
             _warn(str(warning.message))
     except ParameterError as exc:
         return _error(_with_option_hint(str(exc)), 2)
-    except OSError as exc:
-        return _error(f"cannot write output: {exc}", 1)
+    except Exception as exc:  # the cluster, the connection, the files: a failed run, status 1
+        return _error(f"sweep failed: {type(exc).__name__}: {exc}", 1)
     wall = time.perf_counter() - start
     best = ""
     values = ds["gen_error_min"].values
