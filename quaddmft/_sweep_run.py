@@ -13,9 +13,9 @@ in flight.
 
 Cluster: ``client`` (a ``distributed.Client`` or a scheduler address) is used as it is;
 without one, a ``LocalCluster`` of one single-threaded worker process per core is started,
-with numba, OpenMP, OpenBLAS and MKL limited to one thread in the workers
-(``distributed.nanny.pre-spawn-environ``), so that the workers do not oversubscribe the cores,
-and closed at the end. dask, distributed and xarray are imported only here.
+with OpenMP, OpenBLAS and MKL limited to one thread in the workers (``WORKER_ENV``) and numba
+to one thread in each task, so that the workers do not oversubscribe the cores, and closed at
+the end. dask, distributed and xarray are imported only here.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ from ._errors import ParameterError, check_int
 
 __all__ = ["sweep", "run_sweep", "local_cluster", "run_task", "WORKER_ENV"]
 
-# Set in every worker process of the default LocalCluster before it starts (one thread each).
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
+# Set in every worker process of the default LocalCluster before it starts (dask's
+# "pre-spawn-environ", which also sets them in this process, as dask does by default).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# numba's threads are limited per task instead (``run_task(task, threads=1)``): a
+# NUMBA_NUM_THREADS in the environment would leak into this process too, where numba refuses
+# any change of it once its threads run (RuntimeError at the next compilation), and it would
+# not reach a worker whose main module (a user's script, the ``quaddmft`` command) imports
+# numba before the environment is applied.
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,8 +86,11 @@ def _warm_up(task) -> None:
         pass
 
 
-def run_task(task) -> dict:
+def run_task(task, threads: int | None = None) -> dict:
     """Run one ``Task`` (on a worker); return its record and result, never raise.
+
+    ``threads``: numba's threads for this task (``numba.set_num_threads``, which holds for the
+    calling thread only); None leaves the worker as it is.
 
     The record holds ``status``, ``message``, ``error`` (the exception's type), ``wall_time``,
     ``memory_peak`` (growth of the process's peak resident memory during the run, Linux only;
@@ -92,7 +100,12 @@ def run_task(task) -> dict:
     from . import simulate, solve
     from ._solver import memory_estimate
 
-    record = {"kind": task.kind, "key": task.key, "host": socket.gethostname(), "pid": os.getpid()}
+    import numba
+
+    if threads is not None:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    record = {"kind": task.kind, "key": task.key, "host": socket.gethostname(), "pid": os.getpid(),
+              "numba_threads": numba.get_num_threads()}
     started = time.perf_counter()
     result = None
     try:
@@ -122,7 +135,8 @@ def run_task(task) -> dict:
 
 def local_cluster(n_workers: int | None = None):
     """A LocalCluster of ``n_workers`` (default: the cores) single-threaded worker processes,
-    numba and BLAS limited to one thread each (``WORKER_ENV``), dashboard on a free port."""
+    BLAS limited to one thread each (``WORKER_ENV``) and numba to one thread in each task of a
+    sweep (the cluster's ``quaddmft_task_threads``), dashboard on a free port."""
     import dask
     from distributed import LocalCluster
 
@@ -130,13 +144,15 @@ def local_cluster(n_workers: int | None = None):
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         try:
-            return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                dashboard_address=":0")
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0")
         except RuntimeError as exc:
             raise RuntimeError(
                 f"could not start the local dask cluster ({exc}). In a script, call qd.sweep "
                 "under `if __name__ == \"__main__\":`: the workers are new processes that "
                 "import the script") from exc
+    cluster.quaddmft_task_threads = 1  # numba's threads in each task (run_task)
+    return cluster
 
 
 @contextlib.contextmanager
@@ -267,13 +283,15 @@ def _run(pending: dict, store, client, workers, progress: bool, total: int) -> i
     left = {index: len(todo) for index, (_, todo) in pending.items()}
     failed = 0
     with _connected(client, workers) as connection:
+        # numba's threads per task on our LocalCluster; other clusters are used as they are
+        threads = getattr(getattr(connection, "cluster", None), "quaddmft_task_threads", None)
         link = getattr(connection, "dashboard_link", "")
         if link:
             print(f"quaddmft sweep: dask dashboard at {link}", file=sys.stderr, flush=True)
         futures = {}
         for index, task in tasks:
-            future = connection.submit(run_task, task, key=f"quaddmft-{task.kind}-{task.key}",
-                                       pure=False)
+            future = connection.submit(run_task, task, threads,
+                                       key=f"quaddmft-{task.kind}-{task.key}", pure=False)
             futures[future] = (index, task)
         bar = _progress_bar(progress, total, total - len(pending))
         try:
