@@ -7,7 +7,9 @@ points), eta = 0.2, t <= T, one QMC rule. In one process, after warming the numb
 2. the sweep: a LocalCluster of ``--workers`` single-threaded processes is started (timed),
    then ``qd.sweep(..., client=)`` runs the 16 points on it, from an empty folder (timed; the
    workers' one-step warm-up and every file write are inside);
-3. with ``--default-threads``, also the serial loop with numba's default threads (every core),
+3. the serial loop again (the ratio uses the mean of both serial times, so that a change of the
+   machine's load during the run biases it less);
+4. with ``--default-threads``, also the serial loop with numba's default threads (every core),
    the loop a user would otherwise write. On a loaded machine it is far slower than one thread
    (OpenMP threads spin-wait for cores that other jobs hold), so it is not the baseline.
 
@@ -19,7 +21,7 @@ curve differs or a point's memory exceeds its estimate; points whose estimate is
 Python objects and allocator arenas that the estimate does not count, dominates). Run it on a
 quiet machine: other jobs on the cores change the ratios.
 
-    python benchmarks/sweep.py [--t-max 40] [--points 256] [--workers 2] [--default-threads]
+    python benchmarks/sweep.py [--t-max 30] [--points 128] [--workers 2] [--default-threads]
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def serial(problem, rule, t_max):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--t-max", type=float, default=40.0)
-    parser.add_argument("--points", type=int, default=256, help="QMC Sobol' points")
+    parser.add_argument("--t-max", type=float, default=30.0)
+    parser.add_argument("--points", type=int, default=128, help="QMC Sobol' points")
     parser.add_argument("--h0", type=int, default=8, help="QMC Gauss-Hermite nodes")
     parser.add_argument("--replicates", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
@@ -101,6 +103,14 @@ def main(argv=None) -> int:
     print(f"cluster start-up ({args.workers} workers): {t_start:.1f} s; sweep: {t_sweep:.1f} s",
           flush=True)
 
+    numba.set_num_threads(1)
+    start = time.perf_counter()
+    serial(problem, rule, args.t_max)
+    t_serial_again = time.perf_counter() - start
+    numba.set_num_threads(default_threads)
+    print(f"serial again: {t_serial_again:.1f} s", flush=True)
+    t_serial_1 = 0.5 * (t_serial_1 + t_serial_again)
+
     t_serial_default = None
     if args.default_threads:
         start = time.perf_counter()
@@ -118,7 +128,8 @@ def main(argv=None) -> int:
         "points": len(grid), "workers": args.workers, "t_max": args.t_max, "rule": rule.params(),
         "serial_1_thread_s": t_serial_1, "serial_default_threads_s": t_serial_default,
         "default_threads": default_threads,
-        "cluster_start_s": t_start, "sweep_s": t_sweep,
+        "serial_again_s": t_serial_again, "cluster_start_s": t_start, "sweep_s": t_sweep,
+        "sum_of_point_wall_s": float(np.nansum(ds["wall_time"].values)),
         "ratio_serial_1_thread_to_sweep_with_start": t_serial_1 / (t_start + t_sweep),
         "ratio_serial_1_thread_to_sweep": t_serial_1 / t_sweep,
         "ratio_serial_default_to_sweep_with_start": (None if t_serial_default is None else
@@ -130,7 +141,9 @@ def main(argv=None) -> int:
                                           else None),
         "point_wall_s": ds["wall_time"].values.ravel().tolist(),
     }
-    print(f"ratio serial / sweep: {row['ratio_serial_1_thread_to_sweep_with_start']:.2f}x "
+    print(f"points' own wall times sum to {row['sum_of_point_wall_s']:.1f} s "
+          f"({row['sum_of_point_wall_s'] / (args.workers * t_sweep):.0%} of {args.workers} x the sweep)")
+    print(f"ratio mean serial / sweep: {row['ratio_serial_1_thread_to_sweep_with_start']:.2f}x "
           f"with the cluster start-up, {row['ratio_serial_1_thread_to_sweep']:.2f}x without")
     if t_serial_default is not None:
         print(f"ratio serial ({default_threads} numba threads) / sweep with start-up: "

@@ -354,8 +354,12 @@ def _sweep_main(options: dict) -> int:
             warnings.simplefilter("always")
             ds, counts = run_sweep(grid, output, client=scheduler, workers=workers,
                                    progress=progress)
-        for warning in caught:
-            _warn(str(warning.message))
+        for warning in caught:  # ours as quaddmft warnings, the libraries' as usual
+            if "quaddmft" in warning.filename and issubclass(warning.category, UserWarning):
+                _warn(str(warning.message))
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename,
+                                     warning.lineno)
     except ParameterError as exc:
         return _error(_with_option_hint(str(exc)), 2)
     except Exception as exc:  # the cluster, the connection, the files: a failed run, status 1
@@ -384,12 +388,12 @@ def _plot_sweep_main(options: dict) -> int:
     select = {}
     for item in options.pop("select", []):
         key, sep, value = item.partition("=")
-        try:
-            select[key] = float(value) if sep else None
-        except ValueError:
-            select[key] = value
         if not sep:
             return _error(f"--select {item!r}: expected KEY=VALUE", 2)
+        try:
+            select[key] = float(value)
+        except ValueError:
+            select[key] = value  # a swept name (loss, schedule, ...)
     try:
         path = plot_sweep(options["dataset"], options.get("variable", "gen_error_min"),
                           options.get("out"), x=options.get("x"), y=options.get("y"),
