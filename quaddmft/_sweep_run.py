@@ -72,18 +72,23 @@ _WARM = []
 
 
 def _warm_up(task) -> None:
-    """Run a one-step solve of the task's problem once per worker process, so that the memory
-    of the first real run does not include loading the numba kernels and the modules (~50 MB)."""
+    """Once per worker process, run tiny solves through every kernel path (per-node and blocked
+    response, dense and low-rank blocks), so that the memory of a run does not include loading
+    the numba kernels and modules (~50 MB for the first, a few MB at the first blocked step)."""
     if _WARM:
         return
-    from . import QMC, solve
+    from . import QMC, FullBatch, PersistentSGD, solve
+    from ._response import ResponseOptions
 
     _WARM.append(True)
-    try:
-        solve(task.problem, task.schedule, eta=task.kwargs["eta"], t_max=task.kwargs["eta"],
-              rule=QMC(n_points=2, n_h0=1, n_replicates=2))
-    except Exception:  # the real run will report whatever is wrong
-        pass
+    eta = task.kwargs["eta"]
+    steps = ResponseOptions().blocked_from + 2
+    for schedule in (FullBatch(), PersistentSGD(0.5, eta, law="exact")):
+        try:
+            solve(task.problem, schedule, eta=eta, t_max=steps * eta,
+                  rule=QMC(n_points=2, n_h0=1, n_replicates=2))
+        except Exception:  # the real run will report whatever is wrong
+            pass
 
 
 def run_task(task, threads: int | None = None) -> dict:
@@ -94,7 +99,7 @@ def run_task(task, threads: int | None = None) -> dict:
 
     The record holds ``status``, ``message``, ``error`` (the exception's type), ``wall_time``,
     ``memory_peak`` (growth of the process's peak resident memory during the run, Linux only;
-    the first solve of a worker process is preceded by a one-step warm-up, ``_warm_up``) and,
+    the first solve of a worker process is preceded by a warm-up, ``_warm_up``) and,
     for a solve, ``memory_estimate`` (``_solver.memory_estimate``).
     """
     from . import simulate, solve

@@ -102,6 +102,21 @@ def test_dataset_layout_attributes_and_file(client, tmp_path):
     assert not list(folder.glob(".*"))  # no temporary file left
 
 
+def test_memory_within_the_solves_estimate(client, tmp_path):
+    # K = 300 steps, kernels of 0.7 MB each: the estimate (~17 MiB) is well above the fixed
+    # overhead of a run. The peak is the growth of the worker's resident memory (Linux).
+    grid = qd.SweepGrid(fixed={"schedule": "persistent", "law": "exact", "tau": 1.0,
+                               "t_max": 60.0},
+                        over={"b": [0.3, 1.0]}, rule=qd.QMC(n_points=16, n_h0=4, n_replicates=4))
+    ds = qd.sweep(grid, tmp_path / "memory.nc", client=client)
+    peak, estimate = ds["memory_peak"].values, ds["memory_estimate"].values
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("peak memory is measured on Linux only")
+    assert (estimate > 16 * 2**20).all()
+    assert (peak <= estimate).all(), (peak / 2**20, estimate / 2**20)
+    assert (peak > 0.2 * estimate).all(), "the measurement sees the solve"
+
+
 def test_default_rule_is_solves_and_explicit_points(client, tmp_path):
     grid = qd.SweepGrid(fixed={"schedule": "gd", "t_max": 0.4},
                         points=[{"alpha": 1.0, "lam": 0.0}, {"alpha": 2.0, "lam": 0.1}])
