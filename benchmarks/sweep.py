@@ -14,7 +14,9 @@ points), eta = 0.2, t <= T, one QMC rule. In one process, after warming the numb
    (OpenMP threads spin-wait for cores that other jobs hold), so it is not the baseline.
 
 Printed: the three times and the ratios serial / sweep (with and without the cluster start-up),
-whether the sweep's curves equal the serial ones bit for bit, and per point the worker's peak
+whether the target ratio ``--target`` is met (reported, not an exit status: it depends on
+the machine's load, which the workers' CPU share shows), whether the sweep's curves equal the
+serial ones bit for bit, and per point the worker's peak
 memory growth against the solve's own estimate (``_solver.memory_estimate``). Exits 1 if a
 curve differs or a point's memory exceeds its estimate; points whose estimate is below
 ``--memory-floor`` MiB are not checked (there the fixed overhead of a run, a few hundred KiB of
@@ -64,6 +66,8 @@ def main(argv=None) -> int:
                         help="MiB; smaller estimates are not checked")
     parser.add_argument("--default-threads", action="store_true",
                         help="also time the serial loop with numba's default threads")
+    parser.add_argument("--target", type=float, default=1.7,
+                        help="the issue's speed-up target, serial / sweep with start-up")
     parser.add_argument("--out", default="benchmarks/sweep.json")
     args = parser.parse_args(argv)
 
@@ -79,11 +83,13 @@ def main(argv=None) -> int:
 
     default_threads = numba.get_num_threads()
     numba.set_num_threads(1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     reference = serial(problem, rule, args.t_max)
     t_serial_1 = time.perf_counter() - start
+    cpu_serial = time.process_time() - cpu
     numba.set_num_threads(default_threads)
-    print(f"serial, 1 numba thread: {t_serial_1:.1f} s", flush=True)
+    print(f"serial, 1 numba thread: {t_serial_1:.1f} s (CPU {cpu_serial / t_serial_1:.0%} of it)",
+          flush=True)
 
     grid = qd.SweepGrid(fixed={"schedule": "persistent", "law": "exact", "eta": 0.2,
                                "t_max": args.t_max},
@@ -141,13 +147,22 @@ def main(argv=None) -> int:
                                           else None),
         "point_wall_s": ds["wall_time"].values.ravel().tolist(),
     }
+    cpu_share = float(np.nansum(ds["cpu_time"].values)) / row["sum_of_point_wall_s"]
+    row.update(serial_cpu_share=cpu_serial / row["serial_1_thread_s"], sweep_cpu_share=cpu_share)
     print(f"points' own wall times sum to {row['sum_of_point_wall_s']:.1f} s "
-          f"({row['sum_of_point_wall_s'] / (args.workers * t_sweep):.0%} of {args.workers} x the sweep)")
+          f"({row['sum_of_point_wall_s'] / (args.workers * t_sweep):.0%} of {args.workers} x the "
+          f"sweep); the workers had the CPU {cpu_share:.0%} of that time (less: other programs "
+          f"shared the cores)")
     print(f"ratio mean serial / sweep: {row['ratio_serial_1_thread_to_sweep_with_start']:.2f}x "
           f"with the cluster start-up, {row['ratio_serial_1_thread_to_sweep']:.2f}x without")
     if t_serial_default is not None:
         print(f"ratio serial ({default_threads} numba threads) / sweep with start-up: "
               f"{row['ratio_serial_default_to_sweep_with_start']:.2f}x")
+    met = row["ratio_serial_1_thread_to_sweep_with_start"] >= args.target
+    row["target"], row["target_met"] = args.target, met
+    print(f"target {args.target:g}x: {'met' if met else 'not met'}"
+          + ("" if cpu_share > 0.9 else " (the workers did not have their cores: the ratio "
+                                        "measures the machine's load, rerun when it is quiet)"))
     print(f"curves identical to the serial solves: {identical}")
     print(f"memory per point: peak growth {np.nanmin(peak) / 2**20:.1f}-{np.nanmax(peak) / 2**20:.1f} "
           f"MiB, estimate {np.nanmin(estimate) / 2**20:.1f}-{np.nanmax(estimate) / 2**20:.1f} MiB; "

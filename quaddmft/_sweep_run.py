@@ -26,6 +26,7 @@ import socket
 import sys
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 from ._errors import ParameterError, check_int
@@ -98,6 +99,8 @@ def run_task(task, threads: int | None = None) -> dict:
     calling thread only); None leaves the worker as it is.
 
     The record holds ``status``, ``message``, ``error`` (the exception's type), ``wall_time``,
+    ``cpu_time`` (the worker process's CPU seconds: below ``wall_time`` when other programs
+    hold the cores),
     ``memory_peak`` (growth of the process's peak resident memory during the run, Linux only;
     the first solve of a worker process is preceded by a warm-up, ``_warm_up``) and,
     for a solve, ``memory_estimate`` (``_solver.memory_estimate``).
@@ -111,13 +114,13 @@ def run_task(task, threads: int | None = None) -> dict:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     record = {"kind": task.kind, "key": task.key, "host": socket.gethostname(), "pid": os.getpid(),
               "numba_threads": numba.get_num_threads()}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = None
     try:
         if task.kind == "dmft":
             record["memory_estimate"] = memory_estimate(task.problem, task.schedule, **task.kwargs)
             _warm_up(task)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         before = _reset_peak()
         if task.kind == "dmft":
             result = solve(task.problem, task.schedule, **task.kwargs)
@@ -131,6 +134,7 @@ def run_task(task, threads: int | None = None) -> dict:
                       error=type(exc).__name__, traceback=traceback.format_exc(limit=8))
         result = None
     record["wall_time"] = time.perf_counter() - started
+    record["cpu_time"] = time.process_time() - cpu
     return {"record": record, "result": result}
 
 
@@ -223,7 +227,7 @@ def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool
         ``m``, ``C``, ``gen_error``, ``train_loss``, ``train_accuracy`` and their ``*_err``;
         summaries ``gen_error_min`` (early-stopping error) with ``gen_error_min_err``,
         ``t_min`` (its time), ``<curve>_final``, ``status`` ("success"/"failed"), ``message``,
-        ``wall_time``, ``memory_peak``, ``memory_estimate``; with a simulation ``sim_<curve>``,
+        ``wall_time``, ``cpu_time``, ``memory_peak``, ``memory_estimate``; with a simulation ``sim_<curve>``,
         ``sim_<curve>_err``, ``sim_gen_error_final``, ``sim_status``, ``sim_message``,
         ``sim_wall_time``. Failed points hold NaN curves. Attributes: the fixed parameters, the
         rule (``rule``, ``rule_params`` as JSON), ``quaddmft_version``, the grid as given.
@@ -294,9 +298,10 @@ def _run(pending: dict, store, client, workers, progress: bool, total: int) -> i
         if link:
             print(f"quaddmft sweep: dask dashboard at {link}", file=sys.stderr, flush=True)
         futures = {}
+        run_id = uuid.uuid4().hex[:8]  # dask keys unique to this run (two points may share a key)
         for index, task in tasks:
             future = connection.submit(run_task, task, threads,
-                                       key=f"quaddmft-{task.kind}-{task.key}", pure=False)
+                                       key=f"quaddmft-{task.kind}-{task.key}-{run_id}-{len(futures)}")
             futures[future] = (index, task)
         bar = _progress_bar(progress, total, total - len(pending))
         try:

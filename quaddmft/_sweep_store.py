@@ -157,7 +157,8 @@ def assemble(grid, points, store: PointStore):
     curves.update({f"{name}_err": full((n_time,)) for name in CURVES})
     t_grid = full((n_time,))
     summary = {name: full() for name in ("gen_error_min", "gen_error_min_err", "t_min",
-                                         "wall_time", "memory_peak", "memory_estimate")}
+                                         "wall_time", "cpu_time", "memory_peak",
+                                         "memory_estimate")}
     summary.update({f"{name}_final": full() for name in FINAL})
     summary["gen_error_final_err"] = full()
     status = full(fill="missing", dtype=object)
@@ -188,6 +189,7 @@ def assemble(grid, points, store: PointStore):
                 summary["memory_estimate"][idx] = _number(record.get("memory_estimate"))
                 summary["memory_peak"][idx] = _number(record.get("memory_peak"))
                 summary["wall_time"][idx] = _number(record.get("wall_time"))
+                summary["cpu_time"][idx] = _number(record.get("cpu_time"))
                 rule_params.append(task.kwargs["rule"].params())
                 params.append({**task.problem.params(), **task.schedule.params(),
                                "eta": task.kwargs["eta"], "t_max": task.kwargs["t_max"]})
@@ -278,6 +280,8 @@ _LONG_NAMES = {
     "gen_error_min_err": "error estimate of gen_error at its minimum",
     "t_min": "time of the minimum of the generalisation error (optimal stopping time)",
     "wall_time": "wall time of the solve (s)",
+    "cpu_time": "CPU time of the worker process during the solve (s); below wall_time when "
+                "other programs share the cores",
     "memory_peak": "peak resident-memory growth of the worker during the solve (bytes)",
     "memory_estimate": "the solve's own memory estimate (bytes, quaddmft._solver.memory_estimate)",
     "status": "success or failed (then curves are NaN and message says why)",

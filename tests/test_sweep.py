@@ -80,7 +80,7 @@ def test_dataset_layout_attributes_and_file(client, tmp_path):
     assert ds["b"].values.tolist() == B_VALUES and ds["inv_tau"].values.tolist() == INV_TAU
     assert ds["gen_error"].dims == ("b", "inv_tau", "t")
     for name in ("gen_error_min", "gen_error_min_err", "t_min", "gen_error_final", "status",
-                 "message", "wall_time", "memory_peak", "memory_estimate"):
+                 "message", "wall_time", "cpu_time", "memory_peak", "memory_estimate"):
         assert ds[name].dims == ("b", "inv_tau"), name
     assert (ds["wall_time"] > 0).all() and (ds["memory_estimate"] > 0).all()
     attrs = ds.attrs
