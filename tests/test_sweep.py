@@ -355,3 +355,38 @@ def test_ranges():
     assert expand_values("lam", {"start": 0.0, "stop": 1.0, "num": 5}) == (0.0, 0.25, 0.5, 0.75, 1.0)
     assert expand_values("lam", {"start": 0.01, "stop": 1.0, "num": 3, "scale": "log"}) == (
         0.01, 0.1, 1.0)
+
+
+def test_inv_tau_is_one_over_tau():
+    from quaddmft._config import build
+
+    _, schedule, _, unused = build("solve", {"schedule": "persistent", "inv_tau": 0.5})
+    assert schedule.tau == 2.0 and unused == []
+    with pytest.raises(qd.ParameterError, match="give tau or inv_tau"):
+        build("solve", {"schedule": "persistent", "inv_tau": 0.5, "tau": 2.0})
+    with pytest.raises(qd.ParameterError, match="inv_tau"):
+        build("solve", {"schedule": "persistent", "inv_tau": 0.0})
+    assert build("solve", {"schedule": "gd", "inv_tau": 0.5})[3] == ["inv_tau"]  # unused by GD
+
+
+def test_plot_sweep_selects_and_names_bad_input(tmp_path):
+    values = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
+    values[1, 2, 3] = np.nan  # a failed point: a blank cell
+    ds = xr.Dataset({"gen_error_min": (("alpha", "lam", "b"), values),
+                     "gen_error_min_err": (("alpha", "lam", "b"), 0.01 * np.ones_like(values))},
+                    coords={"alpha": [1.0, 2.0], "lam": [0.0, 0.1, 1.0], "b": [0.1, 0.2, 0.5, 1.0]},
+                    attrs={"model": "two", "t_max": 2.0})
+    with pytest.raises(qd.ParameterError, match="also varies with alpha"):
+        qd.plot_sweep(ds, "gen_error_min", tmp_path / "a.png", x="b", y="lam")
+    png = qd.plot_sweep(ds, "gen_error_min", tmp_path / "a.png", x="b", y="lam",
+                        select={"alpha": 2.0})
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = qd.plot_sweep(ds, "gen_error_min", tmp_path / "b.png", x="b", y="alpha", kind="lines",
+                        select={"lam": 0.1})
+    assert png.stat().st_size > 5000
+    with pytest.raises(qd.ParameterError, match="unknown variable 'nope'"):
+        qd.plot_sweep(ds, "nope", tmp_path / "c.png")
+    with pytest.raises(qd.ParameterError, match="'tau' is not a swept dimension"):
+        qd.plot_sweep(ds, "gen_error_min", tmp_path / "c.png", x="tau", select={"alpha": 1.0})
+    with pytest.raises(qd.ParameterError, match="kind"):
+        qd.plot_sweep(ds, "gen_error_min", tmp_path / "c.png", kind="surface")
