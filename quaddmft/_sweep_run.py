@@ -166,8 +166,8 @@ def local_cluster(n_workers: int | None = None):
 
 @contextlib.contextmanager
 def _connected(client, workers):
-    """The client to submit to: ``client`` itself, a new one to the address ``client``, or one
-    to a new LocalCluster (closed on exit)."""
+    """The client to submit to: ``client`` itself, a new one to the cluster object or the
+    address ``client``, or one to a new LocalCluster (closed on exit)."""
     from distributed import Client
 
     if client is None:
@@ -178,6 +178,12 @@ def _connected(client, workers):
         finally:
             own.close()
             cluster.close()
+    elif not hasattr(client, "submit") and hasattr(client, "scheduler_address"):
+        own = Client(client)  # a cluster object (LocalCluster, dask-jobqueue's, ...)
+        try:
+            yield own
+        finally:
+            own.close()
     elif isinstance(client, str):
         try:
             own = Client(client, timeout="30s")
@@ -209,9 +215,10 @@ def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool
     path : str or Path, ending in ``.nc``
         The dataset; per-run results and records go to the folder ``NAME.points`` beside it.
         A rerun with the same grid computes only the runs not yet recorded as successful.
-    client : distributed.Client or str, optional
-        An existing cluster (a client, or its scheduler's address), used unchanged. Default: a
-        LocalCluster of one single-threaded worker process per core, closed at the end.
+    client : distributed.Client, a cluster object or str, optional
+        An existing cluster (a client, a cluster such as dask-jobqueue's, or a scheduler's
+        address), used unchanged. Default: a LocalCluster of one single-threaded worker process
+        per core, closed at the end.
     workers : int, optional
         Worker processes of the default LocalCluster (default: the number of cores).
     progress : bool, optional

@@ -102,6 +102,12 @@ def test_dataset_layout_attributes_and_file(client, tmp_path):
     assert not list(folder.glob(".*"))  # no temporary file left
 
 
+def test_a_cluster_object_is_accepted(client, tmp_path):
+    grid = qd.SweepGrid(fixed={"schedule": "gd", "t_max": 0.4}, over={"lam": [0.0]}, rule=RULE)
+    ds = qd.sweep(grid, tmp_path / "c.nc", client=client.cluster)
+    assert ds["status"].values.tolist() == ["success"]
+
+
 def test_memory_within_the_solves_estimate(client, tmp_path):
     # K = 300 steps, kernels of 0.7 MB each: the estimate (~17 MiB) is well above the fixed
     # overhead of a run. The peak is the growth of the worker's resident memory (Linux).
