@@ -1,13 +1,23 @@
 """Baseline for the response benchmark: the first version of the per-node step, which kept every
 node's whole response history rho(j, l), j <= k, in memory (O(N K^2) doubles) and updated row k
 from it. Kept only so that benchmarks/response.py can time it against the current kernel in the
-same process; not used by the library."""
+same process; not used by the library.
+
+Its arithmetic is frozen; its arguments are the records of ``quaddmft._kernels`` (``StepModel``,
+``StepState``, ``NodeArrays``) and ``StoredBuffers``, the ``SweepBuffers`` of this kernel: the
+flat response history ``rho`` instead of one response row, and the per-node P(correct) and r(k)
+it output instead of rbar.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from quaddmft._kernels import correct_probability
 from quaddmft._loss import loss_terms
-from quaddmft._sweep import correct_probability
 
 
 def rho_offset(k: int, n_nodes: int) -> int:
@@ -15,18 +25,40 @@ def rho_offset(k: int, n_nodes: int) -> int:
     return n_nodes * (k * (k + 1) // 2)
 
 
-@numba.njit(cache=True, parallel=True)
-def effective_step_stored(
-    k, loss_code, act_code, L, delta, eta, m_k, P_k, sqrt_R,
-    R_row, noise_row, newest_sd, c, y, h0, h_init, innovations, s,
-    xi, g, a, rho, loss_out, correct_out, r_out,
-):
-    """Advance every node to step k (see module docstring); fills xi[:, k-1], g[:, k], a[:, k],
-    the response row k in ``rho`` and the per-node loss, P(correct) and r(k).
+class StoredBuffers(NamedTuple):
+    """Per-node state of the stored-history sweep: xi (N, K), grad and curv (N, K+1); rho, the
+    rows rho(j, .) of every node for j = 0..K, flat (row j of node n at rho_offset(j, N) +
+    n (j + 1)); this step's loss, P(correct) and r(k) (N,)."""
 
-    ``noise_row`` is B(k-1, :) (length innovations.shape[1]); ``newest_sd`` the standard
-    deviation of r(k) carried by the newest innovation alone (see the module docstring), or 0
-    when no innovation enters only at step k (then the accuracy is the plain indicator)."""
+    xi: np.ndarray
+    grad: np.ndarray
+    curv: np.ndarray
+    rho: np.ndarray
+    loss: np.ndarray
+    correct: np.ndarray
+    r: np.ndarray
+
+    @classmethod
+    def zeros(cls, N: int, K: int) -> "StoredBuffers":
+        return cls(np.zeros((N, max(K, 1))), np.zeros((N, K + 1)), np.zeros((N, K + 1)),
+                   np.empty(rho_offset(K + 1, N)), np.empty(N), np.empty(N), np.empty(N))
+
+
+@numba.njit(cache=True, parallel=True)
+def effective_step_stored(k, model, state, R_row, noise_row, nodes, buffers):
+    """Advance every node to step k (see module docstring); fills xi[:, k-1], grad[:, k],
+    curv[:, k], the response row k in ``rho`` and the per-node loss, P(correct) and r(k).
+
+    ``model``: StepModel; ``state``: StepState at step k (``newest_sd``: the standard deviation
+    of r(k) carried by the newest innovation alone, or 0 when no innovation enters only at step
+    k; then the accuracy is the plain indicator); ``nodes``: NodeArrays; ``buffers``:
+    StoredBuffers. ``R_row`` is R(k, :); ``noise_row`` is B(k-1, :) (length
+    innovations.shape[1])."""
+    loss_code, act_code, L, delta, eta = model
+    m_k, P_k, sqrt_R, newest_sd = state
+    # Unpacked before the parallel loop: numba loses writes through record attributes in prange.
+    c, y, h0, h_init, innovations, s = nodes
+    xi, g, a, rho, loss_out, correct_out, r_out = buffers
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
     base_k = n_nodes * (k * (k + 1) // 2)
@@ -63,5 +95,3 @@ def effective_step_stored(
                 row_j = n_nodes * (j * (j + 1) // 2) + n * (j + 1)
                 for l in range(j + 1):
                     rho[row + l] += coef * rho[row_j + l]
-
-

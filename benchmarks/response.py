@@ -1,6 +1,6 @@
 """Response-kernel benchmark: stored history (first baseline), per-node backward substitution,
 blocked backward substitution with dense blocks (GEMM per block) and with low-rank blocks (the
-solver's choice from BLOCKED_RESPONSE_FROM; see quaddmft._sweep.ResponseBlocks).
+solver's choice from ``ResponseOptions.blocked_from``; see quaddmft._response.ResponseBlocks).
 
 All kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
 (two clusters, logistic, GD, Fig. 1 settings); Gamma(k, .) from all must agree. Prints wall
@@ -19,41 +19,41 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import quaddmft as qd
-from quaddmft._sweep import RESPONSE_BLOCK, ResponseBlocks, effective_step, response_rows
+from quaddmft._kernels import NodeArrays, StepModel, StepState, SweepBuffers, effective_step
+from quaddmft._response import ResponseBlocks, ResponseOptions, response_rows
 
-from _baseline_sweep import effective_step_stored, rho_offset
+from _baseline_sweep import StoredBuffers, effective_step_stored, rho_offset
 
 
 def sweep(kind, problem, res, nodes, eta, K):
     """Drive one kernel through k = 0..K with the solved m, P, R and Cholesky of M_C."""
-    mixture, loss = problem.mixture, problem.loss
+    mixture, R = problem.mixture, res.response
     N = nodes.size
-    xi, g, a = np.zeros((N, K)), np.zeros((N, K + 1)), np.zeros((N, K + 1))
-    out = [np.empty(N) for _ in range(3)]
+    model = StepModel(problem.loss.code, mixture.activation_code, mixture.L, mixture.delta, eta)
+    arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s)
+    buffers = StoredBuffers.zeros(N, K) if kind == "stored" else SweepBuffers.zeros(N, K)
     chol = np.linalg.cholesky(res.M_C[:K, :K] + 1e-14 * np.eye(K))
-    store = np.empty(rho_offset(K + 1, N)) if kind == "stored" else np.zeros((N, K + 1))
     gamma = np.zeros((K + 1, K + 1))
-    blocks = ResponseBlocks(K, RESPONSE_BLOCK, dense=(kind == "blocked-dense"))
+    blocks = ResponseBlocks(K, ResponseOptions(low_rank=(kind != "blocked-dense")))
+    sqrt_R = math.sqrt(problem.R)
     start = time.perf_counter()
     for k in range(K + 1):
         noise_row = chol[k - 1] if k else np.zeros(K)
-        common = (k, loss.code, mixture.activation_code, mixture.L, mixture.delta, eta, res.m[k],
-                  res.P[k], math.sqrt(problem.R))
+        state = StepState(res.m[k], res.P[k], sqrt_R, 0.0)
         if kind == "stored":
-            effective_step_stored(*common, res.R[k], noise_row, 0.0, nodes.c, nodes.y, nodes.h0,
-                                  nodes.h_init, nodes.innovations, nodes.s, xi, g, a, store, *out)
-            row = store[rho_offset(k, N): rho_offset(k, N) + N * (k + 1)].reshape(N, k + 1)
+            effective_step_stored(k, model, state, R[k], noise_row, arrays, buffers)
+            row = buffers.rho[rho_offset(k, N): rho_offset(k, N) + N * (k + 1)].reshape(N, k + 1)
         else:
-            R_T = np.ascontiguousarray(res.R[: k + 1, : k + 1].T)
-            blocks.add_row(res.R, k)
-            effective_step(*common, R_T, noise_row, 0.0,
-                           nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s,
-                           xi, g, a, store, out[0], out[1], kind == "per-node")
+            R_T = np.ascontiguousarray(R[: k + 1, : k + 1].T)
+            blocks.add_row(R, k)
+            effective_step(k, model, state, R_T, noise_row, arrays, buffers, kind == "per-node")
             if kind != "per-node":
-                response_rows(k, eta, mixture.delta, res.R, R_T, a, store, blocks)
-            row = store[:, : k + 1]
-        gamma[k, : k + 1] = (nodes.weight * a[:, k]) @ row
-    return time.perf_counter() - start, gamma, store.nbytes
+                response_rows(k, eta, mixture.delta, R, R_T, buffers.curv, buffers.response,
+                              blocks)
+            row = buffers.response[:, : k + 1]
+        gamma[k, : k + 1] = (nodes.weight * buffers.curv[:, k]) @ row
+    storage = buffers.rho if kind == "stored" else buffers.response
+    return time.perf_counter() - start, gamma, storage.nbytes
 
 
 def main(argv=None):

@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 import quaddmft as qd
-import quaddmft._sweep as sweep
-from quaddmft._solver import causal_sweep
+from quaddmft._causal import causal_sweep
+from quaddmft._response import ResponseOptions
 
 ETA = 0.2
 SPLIT = {  # profiled function -> part of the sweep
@@ -40,14 +40,14 @@ SPLIT = {  # profiled function -> part of the sweep
 }
 
 
-def one_sweep(problem, chain, K, n_points, n_h0, profile=False):
+def one_sweep(problem, chain, K, n_points, n_h0, profile=False, response=ResponseOptions()):
     rule = qd.QMC(n_points=n_points, n_h0=n_h0, n_replicates=2)
     nodes = rule.nodes(problem, chain, K, np.random.default_rng(0))
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    causal_sweep(problem, chain, ETA, K, nodes)
+    causal_sweep(problem, ETA, K, nodes, response=response)
     if profiler:
         profiler.disable()
     return time.perf_counter() - start, nodes.size, profiler
@@ -67,7 +67,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
     chain = qd.FullBatch().chain(ETA)
-    one_sweep(problem, chain, 300, 4, 2)  # compile both response paths
+    modes = {"per-node": ResponseOptions(blocked_from=args.baseline_K + 1),
+             "blocked, dense blocks": ResponseOptions(low_rank=False),
+             "blocked, low-rank blocks (default)": ResponseOptions()}
+    for response in modes.values():  # compile every response path
+        one_sweep(problem, chain, 300, 4, 2, response=response)
     record = {"setting": "two-cluster logistic GD, alpha 2, Delta 0.5, eta 0.2, R 0.01"}
 
     times = []
@@ -93,19 +97,10 @@ def main(argv=None):
     print(f"cost ~ N^{q:.2f}")
     record["N_scan"] = {"K": args.node_K, "N": sizes, "seconds": ntimes, "exponent": q}
 
-    modes = {"per-node": dict(BLOCKED_RESPONSE_FROM=10**9),
-             "blocked, dense blocks": dict(LOW_RANK_BLOCKS=False),
-             "blocked, low-rank blocks (default)": {}}
     mode_times = {}
-    for mode, settings in modes.items():
-        saved = {name: getattr(sweep, name) for name in settings}
-        for name, value in settings.items():
-            setattr(sweep, name, value)
-        try:
-            mode_times[mode], n, _ = one_sweep(problem, chain, args.baseline_K, args.points, 4)
-        finally:
-            for name, value in saved.items():
-                setattr(sweep, name, value)
+    for mode, response in modes.items():
+        mode_times[mode], n, _ = one_sweep(problem, chain, args.baseline_K, args.points, 4,
+                                           response=response)
     base = mode_times["per-node"]
     print(f"response at K = {args.baseline_K}, N = {n}: " + "; ".join(
         f"{mode} {t:.2f} s ({base / t:.2f}x)" for mode, t in mode_times.items()))

@@ -1,7 +1,9 @@
 """A 16-point sweep on 2 dask workers (``qd.sweep``) against the same solves run serially.
 
 Grid: Persistent-SGD (exact law) on the Fig. 1 two-cluster problem over b x 1/tau (4 x 4
-points), eta = 0.2, t <= T, one QMC rule (defaults: T = 40, 128 x 8 x 4, ~2.5 s per point). In one process, after warming the numba kernels:
+points), eta = 0.2, t <= T, the library's default rule (``Quadrature()``, T = 20 by default) or,
+with ``--rule qmc``, QMC 128 x 8 x 4 (the rule of the measurements before the merge of issue
+11, with ``--t-max 30``). In one process, after warming the numba kernels:
 
 1. serial: ``qd.solve`` for every point in a loop, one numba thread (what one worker does);
 2. the sweep: a LocalCluster of ``--workers`` single-threaded processes is started (timed),
@@ -17,13 +19,17 @@ Printed: the three times and the ratios serial / sweep (with and without the clu
 whether the target ratio ``--target`` is met (reported, not an exit status: it depends on
 the machine's load, which the workers' CPU share shows), whether the sweep's curves equal the
 serial ones bit for bit, and per point the worker's peak
-memory growth against the solve's own estimate (``_solver.memory_estimate``). Exits 1 if a
+memory growth against the solve's own estimate (``_resources.check_solve``). Exits 1 if a
 curve differs or a point's memory exceeds its estimate; points whose estimate is below
 ``--memory-floor`` MiB are not checked (there the fixed overhead of a run, a few hundred KiB of
 Python objects and allocator arenas that the estimate does not count, dominates). Run it on a
 quiet machine: other jobs on the cores change the ratios.
 
-    python benchmarks/sweep.py [--t-max 40] [--points 128] [--workers 2] [--default-threads]
+The sweep submits the points longest first (by the solves' own time estimates), so that the two
+workers end together: before, the grid's order put the costliest points (b = 1, ~2x the time of
+b = 0.25) last, and one worker finished them alone.
+
+    python benchmarks/sweep.py [--rule default|qmc] [--t-max T] [--workers 2] [--default-threads]
 """
 
 from __future__ import annotations
@@ -57,7 +63,10 @@ def serial(problem, rule, t_max):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--t-max", type=float, default=40.0)
+    parser.add_argument("--rule", choices=("default", "qmc"), default="default",
+                        help="the library's default rule (Quadrature) or QMC")
+    parser.add_argument("--t-max", type=float, default=None,
+                        help="horizon (default 20 for the default rule, 30 for qmc)")
     parser.add_argument("--points", type=int, default=128, help="QMC Sobol' points")
     parser.add_argument("--h0", type=int, default=8, help="QMC Gauss-Hermite nodes")
     parser.add_argument("--replicates", type=int, default=4)
@@ -76,10 +85,16 @@ def main(argv=None) -> int:
 
     from quaddmft._sweep_run import local_cluster
 
-    rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=args.replicates)
+    if args.rule == "qmc":
+        rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=args.replicates)
+    else:
+        rule = qd.Quadrature()
+    if args.t_max is None:
+        args.t_max = 30.0 if args.rule == "qmc" else 20.0
     problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
-    qd.solve(problem, qd.PersistentSGD(0.5, 1.0, law="exact"), eta=0.2, t_max=0.4,
-             rule=qd.QMC(n_points=2, n_h0=1, n_replicates=2))  # load the numba kernels
+    for schedule in (qd.FullBatch(), qd.PersistentSGD(0.5, 1.0, law="exact")):  # load the kernels
+        for warm in (qd.QMC(n_points=2, n_h0=1, n_replicates=2), rule):
+            qd.solve(problem, schedule, eta=0.2, t_max=0.4, rule=warm)
 
     default_threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -132,6 +147,7 @@ def main(argv=None) -> int:
     ratio_memory = peak[checked] / estimate[checked]
     row = {
         "points": len(grid), "workers": args.workers, "t_max": args.t_max, "rule": rule.params(),
+        "order": "longest first (by the solves' time estimates)",
         "serial_1_thread_s": t_serial_1, "serial_default_threads_s": t_serial_default,
         "default_threads": default_threads,
         "serial_again_s": t_serial_again, "cluster_start_s": t_start, "sweep_s": t_sweep,
@@ -170,7 +186,10 @@ def main(argv=None) -> int:
           + ("" if not ratio_memory.size
              else f", max peak/estimate {row['max_memory_peak_over_estimate']:.2f}"))
     if args.out != "/dev/null":
-        Path(args.out).write_text(json.dumps(row, indent=1) + "\n")
+        from quaddmft._io import atomic_write
+
+        with atomic_write(args.out, "w") as fh:
+            fh.write(json.dumps(row, default=str, indent=1) + "\n")
     ok = identical and (not ratio_memory.size or row["max_memory_peak_over_estimate"] <= 1.0)
     if not ok:
         print("sweep benchmark: FAILED (curves differ or memory above the estimate)", file=sys.stderr)

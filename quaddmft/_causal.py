@@ -4,14 +4,16 @@ Causality (THEORY section 3): the effective process at step k needs the kernels 
 of steps < k only, and the weight side at step k+1 needs the kernels of step k. So the equations
 are solved exactly (up to the averaging rule) by marching k = 0..K once. Each step:
 
-1. the noise row: row k-1 of the causal Cholesky factor of M_C (``CausalCholesky``), or of a
-   fixed basis xi = B z (``FixedBasis``: Karhunen-Loeve modes given by the rule),
+1. the noise row: row k-1 of the causal Cholesky factor of M_C (``CausalCholesky``), unless the
+   nodes carry htilde itself (``GivenHtilde``: Karhunen-Loeve coordinates of C_perp mapped
+   through the rule's basis),
 2. the numba kernel ``effective_step`` (h(k), r(k), losses, response row rho(k, .)), and from
    ``ResponseOptions.blocked_from`` on the blocked response (``_response.response_rows``),
 3. the kernel rows, as weighted averages over nodes (docs/theory.md eqs. 3.5-3.7):
        Gamma(k, l) = alpha Delta < s(k) Lambda''(r(k)) rho(k, l) >,
        M_C(k, k')  = alpha Delta < s(k) Lambda'(r(k)) s(k') Lambda'(r(k')) >,
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
+   with s(k) replaced by its conditional expectation given s(k-1) (``_March._kernel_rows``),
    and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
 4. the weight-side step (``WeightSide.advance``; nothing for ``FrozenWeights``, the observer
    pass of ``observe``).
@@ -25,20 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._errors import DivergenceError, ParameterError
+from ._errors import DivergenceError, divergence_reason
 from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
 from ._weights import FrozenWeights, WeightSide
 
-__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "FixedBasis", "MEMORY_LIMIT_BYTES",
-           "sweep_memory"]
+__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde"]
 
-# Per-node buffers are O(N K) doubles; refuse beyond this.
-MEMORY_LIMIT_BYTES = 12 * 2**30
-# |w|^2/d beyond this is a blow-up (eta beyond stability): stop before inf/NaN appear.
-BLOWUP_NORM = 1e100
 
 
 @dataclass
@@ -56,6 +53,16 @@ class Sweep:
     response: np.ndarray
     P: np.ndarray
     C_perp: np.ndarray
+    # With the accuracy deferred (``causal_sweep(..., accuracy=False)``): rbar of every node and
+    # step, and the sd of the newest innovation per step, for ``accuracy``.
+    rbar: np.ndarray | None = None
+    newest_sd: np.ndarray | None = None
+
+    def accuracy(self, nodes, mixture) -> np.ndarray:
+        """The training accuracy curve (eq. 4.5) from the stored rbar of a deferred sweep."""
+        return np.array([interpolated_accuracy(nodes, np.ascontiguousarray(self.rbar[:, k]),
+                                               float(self.newest_sd[k]), mixture)
+                         for k in range(self.newest_sd.size)])
 
 
 class CausalCholesky:
@@ -74,102 +81,139 @@ class CausalCholesky:
         return np.ascontiguousarray(self.chol[j, : self.n_cols]), self.chol[j, j]
 
 
-class FixedBasis:
-    """xi = B z with a fixed (K, n_modes) basis (Karhunen-Loeve modes); no innovation is new at
-    any step, so the accuracy is not Rao-Blackwellised (sigma = 0)."""
+class GivenHtilde:
+    """The nodes carry htilde = U zeta itself (KL coordinates zeta of C_perp mapped through the
+    rule's basis U): no noise row. For the Rao-Blackwellised accuracy, the part of htilde(k) not
+    determined by htilde(0..k-1) is v_k . zeta with v_k the component of U(k, .) orthogonal to
+    the rows U(0..k-1, .): a N(0, |v_k|^2) variable independent of the past, integrated in closed
+    form (``newest``). With n modes it exists for the first n steps only (later rows lie in the
+    span of the earlier ones) -- exactly the early steps where m ~ 0 leaves the accuracy a step
+    function of zeta that a sparse grid integrates badly."""
 
-    def __init__(self, basis: np.ndarray):
-        self.basis = basis
+    # Below this fraction of sqrt(C_perp(k, k)) the unpredictable part is left in the nodes (the
+    # accuracy is then integrated across h0 through the crossings, ``interpolated_accuracy``).
+    MIN_FRACTION = 1e-2
 
-    def row(self, j: int, covariance: np.ndarray):
-        return np.ascontiguousarray(self.basis[j]), 0.0
+    def __init__(self, basis: np.ndarray, coords: np.ndarray):
+        self.basis, self.coords = basis, coords
+        self.q = np.zeros((basis.shape[1], 0))  # orthonormal basis of the rows seen so far
 
-
-def sweep_memory(N: int, K: int) -> tuple[int, int]:
-    """Bytes of one causal sweep over N nodes and K steps: (per-node buffers, (K+1)^2 kernels)."""
-    per_node = 8 * N * (K + 1) * 5  # xi, grad, curv, response, innovations
-    # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
-    # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix); and two more for
-    # the temporaries of C_perp = R0 P P^T + eta^2 R M_C R^T at the end (measured with
-    # tracemalloc: without them a Persistent-SGD sweep at K = 400 peaked 1.2 matrices above).
-    kernels = int(8 * (K + 1) ** 2 * 8.5)
-    return per_node, kernels
-
-
-def _check_memory(N: int, K: int) -> None:
-    per_node, kernels = sweep_memory(N, K)
-    if per_node + kernels > MEMORY_LIMIT_BYTES:
-        raise ParameterError(
-            f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "
-            f"steps (per-node buffers {per_node / 2**30:.1f} GiB, (K+1)^2 kernels "
-            f"{kernels / 2**30:.1f} GiB; limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer "
-            "nodes or a shorter t_max"
-        )
+    def newest(self, k: int):
+        """(|v_k|, standardised coordinate v_k . zeta / |v_k| per node), or (0, None)."""
+        u = self.basis[k]
+        v = u - self.q @ (self.q.T @ u)
+        v -= self.q @ (self.q.T @ v)  # second Gram-Schmidt pass
+        norm = float(np.linalg.norm(v))
+        if norm <= 1e-12 * max(float(np.linalg.norm(u)), 1e-300):
+            return 0.0, None
+        direction = v / norm
+        self.q = np.column_stack([self.q, direction])
+        if norm < self.MIN_FRACTION * float(np.linalg.norm(u)):
+            return 0.0, None
+        return norm, self.coords @ direction
 
 
 class _March:
     """The state of one sweep between steps: buffers, kernels being built, weight side."""
 
-    def __init__(self, problem, eta, K, nodes, weights, response):
+    def __init__(self, problem, chain, eta, K, nodes, weights, response, accuracy):
         mixture = problem.mixture
         self.problem, self.eta, self.K, self.nodes, self.weights = problem, eta, K, nodes, weights
+        self.chain = chain
+        given = nodes.htilde_basis is not None
         self.model = StepModel(problem.loss.code, mixture.activation_code, mixture.L,
-                               mixture.delta, eta)
-        self.node_arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations,
-                                      nodes.s)
+                               mixture.delta, eta, given)
+        coords = nodes.innovations @ nodes.htilde_basis.T if given else nodes.innovations
+        self.node_arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init,
+                                      np.ascontiguousarray(coords), nodes.s)
         self.buffers = SweepBuffers.zeros(nodes.size, K)
         self.projection = nodes.c + math.sqrt(mixture.delta) * nodes.h0
-        self.noise = (CausalCholesky(K, nodes.innovations.shape[1]) if nodes.noise_basis is None
-                      else FixedBasis(nodes.noise_basis))
+        self.noise = (GivenHtilde(nodes.htilde_basis, nodes.innovations) if given
+                      else CausalCholesky(K, nodes.innovations.shape[1]))
         self.Gamma = np.zeros((K + 1, K + 1))
         self.M_C = np.zeros((K + 1, K + 1))
         self.mu = np.zeros(K + 1)
         self.c_perp_diag = np.zeros(K + 1)
+        self.norms = np.zeros(K + 1)  # |w|^2/d = m^2 + C_perp(k, k): the divergence monitor
         self.train_loss = np.zeros(K + 1)
         self.train_accuracy = np.zeros(K + 1)
         self.noise_row = np.zeros(nodes.innovations.shape[1])
         self.sqrt_R = math.sqrt(problem.R)
         self.response = response
         self.blocks = ResponseBlocks(K, response)
+        self.deferred = None if accuracy else (np.empty((nodes.size, K + 1)), np.empty(K + 1))
 
     def _advance_nodes(self, k: int) -> float:
         """Steps 1-2 of the module docstring; returns the sd of r(k) from the newest innovation."""
         weights, delta, eta = self.weights, self.model.delta, self.eta
         covariance = weights.noise_covariance(self.M_C)
         # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
-        # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none with fixed modes.
-        newest_sd = math.sqrt(delta) * weights.P[0] * self.sqrt_R
-        if k >= 1:
+        # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none when htilde is
+        # given (its KL coordinates are not innovations of single steps).
+        given = self.model.htilde_given
+        newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
+        if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
             newest_sd = math.sqrt(delta) * eta * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
-        norm = weights.m[k] ** 2 + self.c_perp_diag[k]
-        if not np.isfinite(norm) or norm > BLOWUP_NORM:
-            raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
-                                     f"(is eta = {eta} beyond the stability limit?)")
+        self.norms[k] = weights.m[k] ** 2 + self.c_perp_diag[k]
+        reason = divergence_reason(self.norms, k)
+        if reason is not None:
+            raise DivergenceError(k, f"{reason} (is eta = {eta} beyond the stability limit?)")
         R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
         self.blocks.add_row(weights.R, k)
-        blocked = k >= self.response.blocked_from
+        # Early blocking pays under full-batch GD only: with a random selection the per-node
+        # substitution skips the unselected steps, which the low-rank kernel does not.
+        blocked = k >= self.response.blocked_from or (
+            self.chain.deterministic and k >= self.response.low_rank_from
+            and self.blocks.n_closed and self.blocks.all_low_rank)
         state = StepState(weights.m[k], weights.P[k], self.sqrt_R, newest_sd)
         effective_step(k, self.model, state, R_T, self.noise_row, self.node_arrays, self.buffers,
                        not blocked)
         if blocked:
             response_rows(k, eta, delta, weights.R, R_T, self.buffers.curv, self.buffers.response,
                           self.blocks)
+        if given:
+            sigma, coordinate = self.noise.newest(k)
+            if coordinate is not None:
+                newest_sd = math.sqrt(delta) * sigma
+                self.buffers.rbar[:] -= newest_sd * coordinate
         return newest_sd
+
+    def _kernel_rows(self, k: int) -> None:
+        """Gamma(k, .), M_C(k, .), mu(k) (eqs. 3.5-3.7). With a random selection, s(k) enters
+        row k only as a factor in front of Lambda'(r(k)), Lambda''(r(k)), while r(k), rho(k, .)
+        and the earlier s(k') depend on s(0..k-1) only; by the Markov property s(k) is then
+        replaced by its conditional expectation p(s(k-1)) (b at k = 0): exact in expectation,
+        and it removes the sampling noise of s(k) itself."""
+        alpha, delta = self.problem.alpha, self.model.delta
+        w, buffers, chain = self.nodes.weight, self.buffers, self.chain
+        if chain.deterministic:
+            wg = w * buffers.grad[:, k]
+            self.Gamma[k, : k + 1] = alpha * delta * ((w * buffers.curv[:, k]) @ buffers.response[:, : k + 1])
+            self.M_C[k, : k + 1] = alpha * delta * (wg @ buffers.grad[:, : k + 1])
+        else:
+            p = chain.b if k == 0 else np.where(self.nodes.s[:, k - 1] > 0.5, chain.p_stay, chain.p_on)
+            wp = w * p
+            wg = wp * buffers.d1
+            self.Gamma[k, : k + 1] = alpha * delta * ((wp * buffers.d2) @ buffers.response[:, : k + 1])
+            self.M_C[k, :k] = alpha * delta * (wg @ buffers.grad[:, :k])
+            self.M_C[k, k] = alpha * delta * (wg @ buffers.d1)
+        self.M_C[: k + 1, k] = self.M_C[k, : k + 1]
+        self.mu[k] = alpha * (wg @ self.projection)
 
     def step(self, k: int) -> None:
         newest_sd = self._advance_nodes(k)
-        alpha, delta = self.problem.alpha, self.model.delta
+        alpha = self.problem.alpha
         w, buffers = self.nodes.weight, self.buffers
-        wg = w * buffers.grad[:, k]
-        self.Gamma[k, : k + 1] = alpha * delta * ((w * buffers.curv[:, k]) @ buffers.response[:, : k + 1])
-        self.M_C[k, : k + 1] = alpha * delta * (wg @ buffers.grad[:, : k + 1])
-        self.M_C[: k + 1, k] = self.M_C[k, : k + 1]
-        self.mu[k] = alpha * (wg @ self.projection)
+        self._kernel_rows(k)
         self.train_loss[k] = alpha * (w @ buffers.loss)
-        self.train_accuracy[k] = interpolated_accuracy(self.nodes, buffers.rbar, newest_sd,
-                                                       self.problem.mixture)
+        if self.deferred is None:
+            self.train_accuracy[k] = interpolated_accuracy(self.nodes, buffers.rbar, newest_sd,
+                                                           self.problem.mixture)
+        else:
+            self.deferred[0][:, k] = buffers.rbar
+            self.deferred[1][k] = newest_sd
         if not (np.all(np.isfinite(self.Gamma[k, : k + 1])) and np.isfinite(self.M_C[k, k])
                 and np.isfinite(self.mu[k]) and np.isfinite(self.train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
@@ -185,24 +229,29 @@ class _March:
             train_loss=self.train_loss, train_accuracy=self.train_accuracy, Gamma=self.Gamma,
             M_C=self.M_C, mu=self.mu, response=weights.R, P=weights.P,
             C_perp=weights.c_perp(self.M_C),
+            **({} if self.deferred is None else {"rbar": self.deferred[0], "newest_sd": self.deferred[1]}),
         )
 
 
-def causal_sweep(problem, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
-                 response: ResponseOptions = ResponseOptions(), progress=None) -> Sweep:
+def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
+                 response: ResponseOptions = ResponseOptions(), progress=None,
+                 accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
     docs/theory.md eqs. 3.1-3.11. The noise xi of the nodes is drawn through the causal Cholesky
-    factor of the M_C being built (``nodes.noise_basis`` None: the innovations are standard
-    normals), or through the fixed basis ``nodes.noise_basis`` (KL coordinates). ``weights``
+    factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
+    normals), or htilde = innovations @ htilde_basis^T is given (KL coordinates of C_perp).
+    ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
+    ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a
+    fixed point do not need it). ``weights``
     (default: a new ``WeightSide``, advanced by the sweep) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
-    Raises ParameterError beyond the memory limit, DivergenceError on a blow-up.
+    Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
+    ``solve`` before it starts).
     """
-    _check_memory(nodes.size, K)
     if weights is None:
         weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
-    march = _March(problem, eta, K, nodes, weights, response)
+    march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, take the cores from the numba regions that follow. Measured
     # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two
@@ -212,11 +261,11 @@ def causal_sweep(problem, eta: float, K: int, nodes, *, weights: WeightSide | No
         for k in range(K + 1):
             march.step(k)
             if progress is not None:
-                progress.step(f"k={k}/{K}")
+                progress.step(f"t = {k * eta:.4g} of {K * eta:.4g}", units=nodes.size)
     return march.result()
 
 
-def observe(problem, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
+def observe(problem, chain, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
     """Observer pass: drive ``nodes`` through the solved m, P, R and M_C of ``solved``.
 
     Only the observables of the returned sweep are new (its kernels are averages the dynamics
@@ -224,4 +273,4 @@ def observe(problem, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
     badly (``rules.Quadrature``).
     """
     frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved)
-    return causal_sweep(problem, eta, K, nodes, weights=frozen)
+    return causal_sweep(problem, chain, eta, K, nodes, weights=frozen)

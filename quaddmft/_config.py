@@ -33,7 +33,7 @@ DEFAULTS = {
     "model": "two", "alpha": 2.0, "delta": 0.5, "L": 0.7, "loss": "logistic", "lam": 0.0,
     "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0,
     "schedule": "persistent", "b": 0.3, "tau": 1.0 / 0.6, "law": "linear",
-    "rule": "qmc", "d": 500,
+    "rule": "quadrature", "d": 500,
 }
 
 # Settings that are names, and the table each is resolved through.
@@ -45,11 +45,12 @@ ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
 
 PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "R", "m0",
                 "schedule", "b", "tau", "inv_tau", "law"]
-SOLVE_KEYS = ["rule", "points", "h0_nodes", "replicates", "seed", "level", "kl_tol", "target"]
+SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
+              "replicates", "seed"]
 # The keys that only the averaging rule reads (``seed`` also seeds a simulation).
 RULE_KEYS = [key for key in SOLVE_KEYS if key != "seed"]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
-OUTPUT_KEYS = ["json", "save", "plot", "progress"]
+OUTPUT_KEYS = ["json", "save", "plot", "progress", "max_memory"]  # outputs and run limits
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
 # One config file may serve both subcommands: keys of the other one are accepted and unused.
 CONFIG_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS + OUTPUT_KEYS))
@@ -63,6 +64,9 @@ def read_config(path) -> dict:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise ParameterError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"config: {path} is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"config: {path} is not valid TOML: {exc}") from None
     out = {}
@@ -80,14 +84,15 @@ def read_config(path) -> dict:
 
 def check_value(name: str, value):
     """The type check of one config value (the ranges are the constructors'): names are strings,
-    ``progress`` a boolean, every other value a number (``level`` may also be "auto")."""
+    ``progress`` a boolean, every other value a number."""
     if name in _STRING_KEYS and not isinstance(value, str):
         raise ParameterError(f"config: {name} must be a string, got {value!r}")
     if name == "progress" and not isinstance(value, bool):
         raise ParameterError(f"config: progress must be true or false, got {value!r}")
+    if name == "max_memory" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ParameterError(f"config: max_memory must be a number of GiB, got {value!r}")
     if name not in _STRING_KEYS and name != "progress" and not (
-            isinstance(value, (int, float)) and not isinstance(value, bool)
-            or name == "level" and value == "auto"):
+            isinstance(value, (int, float)) and not isinstance(value, bool)):
         raise ParameterError(f"config: {name} must be a number, got {value!r}")
     return value
 

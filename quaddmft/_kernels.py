@@ -2,8 +2,9 @@ r"""Numba kernels: the hot loops of the causal sweep, each with a slow numpy twi
 
 At step k, for each node n (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
 
-    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: causal Cholesky factor of M_C, or its KL modes)
+    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: the causal Cholesky factor of M_C)
     htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
+                (or given: htilde(k) = U(k, .) zeta on the KL modes U of C_perp, ``htilde_given``)
     h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
     r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
     rho(k,k) = 1,  rho(k, l) = -eta Delta sum_{j=l}^{k-1} R(k, j) s(j) Lambda''(y, r(j)) rho(j, l)
@@ -53,13 +54,16 @@ __all__ = [
 
 
 class StepModel(NamedTuple):
-    """Constants of a solve: loss and activation codes (``_loss``), door half-width L, Delta, eta."""
+    """Constants of a solve: loss and activation codes (``_loss``), door half-width L, Delta, eta,
+    and whether the nodes carry htilde itself (``htilde_given``: ``innovations[n, k]`` is
+    htilde(k), KL coordinates already mapped) instead of the innovations of xi."""
 
     loss_code: int
     activation_code: int
     L: float
     delta: float
     eta: float
+    htilde_given: bool = False
 
 
 class StepState(NamedTuple):
@@ -86,7 +90,8 @@ class NodeArrays(NamedTuple):
 
 class SweepBuffers(NamedTuple):
     """Per-node state of a sweep: xi (N, K), grad and curv (N, K+1) = s Lambda' and s Lambda'',
-    response (N, K+1) = rho(k, .), and this step's loss and rbar (N,)."""
+    response (N, K+1) = rho(k, .), this step's loss, rbar, Lambda' and Lambda'' (N,), and
+    ``active`` (N, K+1) int64: scratch for the steps l with curv(l) != 0 (the response)."""
 
     xi: np.ndarray
     grad: np.ndarray
@@ -94,11 +99,15 @@ class SweepBuffers(NamedTuple):
     response: np.ndarray
     loss: np.ndarray
     rbar: np.ndarray
+    d1: np.ndarray
+    d2: np.ndarray
+    active: np.ndarray
 
     @classmethod
     def zeros(cls, N: int, K: int) -> "SweepBuffers":
         return cls(np.zeros((N, max(K, 1))), np.zeros((N, K + 1)), np.zeros((N, K + 1)),
-                   np.zeros((N, K + 1)), np.empty(N), np.empty(N))
+                   np.zeros((N, K + 1)), np.empty(N), np.empty(N), np.empty(N), np.empty(N),
+                   np.zeros((N, K + 1), dtype=np.int64))
 
 
 @numba.njit(cache=True)
@@ -162,31 +171,38 @@ def effective_step(k, model, state, R_T, noise_row, nodes, buffers, with_respons
     innovations.shape[1]). ``with_response`` False leaves the response to
     ``_response.response_rows`` (blocked, BLAS).
     """
-    loss_code, act_code, L, delta, eta = model
+    loss_code, act_code, L, delta, eta, htilde_given = model
     m_k, P_k, sqrt_R, newest_sd = state
     c, y, h0, h_init, innovations, s = nodes
-    xi, grad, curv, response, loss_out, rbar_out = buffers
+    xi, grad, curv, response, loss_out, rbar_out, d1_out, d2_out, active = buffers
     n_nodes = c.size
     sqrt_delta = np.sqrt(delta)
     for n in numba.prange(n_nodes):
-        if k >= 1:
-            acc = 0.0
-            for i in range(innovations.shape[1]):
-                acc += noise_row[i] * innovations[n, i]
-            xi[n, k - 1] = acc
-        noise = 0.0
         feedback = 0.0
-        for j in range(k):
-            noise += R_T[j, k] * xi[n, j]
-            feedback += R_T[j, k] * grad[n, j]
-        h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
+        if htilde_given:
+            for j in range(k):
+                feedback += R_T[j, k] * grad[n, j]
+            h = innovations[n, k] - eta * sqrt_delta * feedback
+        else:
+            if k >= 1:
+                acc = 0.0
+                for i in range(innovations.shape[1]):
+                    acc += noise_row[i] * innovations[n, i]
+                xi[n, k - 1] = acc
+            noise = 0.0
+            for j in range(k):
+                noise += R_T[j, k] * xi[n, j]
+                feedback += R_T[j, k] * grad[n, j]
+            h = P_k * sqrt_R * h_init[n] + eta * noise - eta * sqrt_delta * feedback
         r = sqrt_delta * h + m_k * (c[n] + sqrt_delta * h0[n])
         value, d1, d2 = loss_terms(loss_code, act_code, L, y[n], r)
         grad[n, k] = s[n, k] * d1
         curv[n, k] = s[n, k] * d2
+        d1_out[n] = d1
+        d2_out[n] = d2
         loss_out[n] = value
         newest = 0.0
-        if newest_sd > 0.0:
+        if newest_sd > 0.0 and not htilde_given:
             newest = innovations[n, k - 1] if k >= 1 else h_init[n]
         rbar_out[n] = r - newest_sd * newest
         if not with_response:
@@ -196,16 +212,24 @@ def effective_step(k, model, state, R_T, noise_row, nodes, buffers, with_respons
         # substitution x^T (I - T) = e_k^T:  x(k) = 1,  x(l) = -eta Delta curv(l) sum_{j=l+1}^{k}
         # x(j) R(j, l). Same O(k^2) work as updating from stored rows, but it reads only R
         # (shared by all nodes, cache-resident) and this node's curv: no O(N K^2) history.
+        # x(l) = 0 wherever curv(l) = 0 (an unselected step: most of them for b < 1), so the
+        # sum runs over the active steps only, in the same (ascending) order: the same numbers
+        # at a fraction (~b^2) of the cost.
         response[n, k] = 1.0
+        n_active = 0
         for l in range(k - 1, -1, -1):
             curv_l = curv[n, l]
             if curv_l == 0.0:
                 response[n, l] = 0.0
                 continue
             acc = 0.0
-            for j in range(l + 1, k + 1):
+            for i in range(n_active - 1, -1, -1):  # active steps j > l, ascending
+                j = active[n, i]
                 acc += response[n, j] * R_T[l, j]
+            acc += R_T[l, k]  # j = k: x(k) = 1
             response[n, l] = -eta * delta * curv_l * acc
+            active[n, n_active] = l
+            n_active += 1
 
 
 # Diagonal jitter of the causal Cholesky factor: row j factors M_C + D with
@@ -307,26 +331,34 @@ def response_low_rank_kernel(k, curv, R, bases, coef, rank, block, scale, respon
 
 def reference_step(k, loss, mixture, model, state, R_row, noise_row, nodes, buffers, rho_rows):
     """Slow numpy twin of ``effective_step``: rho kept as a list of (N, k+1) arrays (row k
-    appended); ``nodes`` a NodeSet. Returns the per-node loss and rbar."""
-    _, _, _, delta, eta = model
+    appended); ``nodes`` has the fields of ``NodeArrays`` (with ``model.htilde_given``,
+    ``nodes.innovations[:, k]`` is htilde(k)). Returns the per-node loss and rbar."""
+    _, _, _, delta, eta, htilde_given = model
     m_k, P_k, sqrt_R, newest_sd = state
     xi, grad, curv = buffers.xi, buffers.grad, buffers.curv
     sqrt_delta = np.sqrt(delta)
-    if k >= 1:
-        xi[:, k - 1] = nodes.innovations @ noise_row
-    h = (P_k * sqrt_R * nodes.h_init + eta * xi[:, :k] @ R_row[:k]
-         - eta * sqrt_delta * grad[:, :k] @ R_row[:k])
+    feedback = grad[:, :k] @ R_row[:k]
+    if htilde_given:
+        h = nodes.innovations[:, k] - eta * sqrt_delta * feedback
+    else:
+        if k >= 1:
+            xi[:, k - 1] = nodes.innovations @ noise_row
+        h = P_k * sqrt_R * nodes.h_init + eta * xi[:, :k] @ R_row[:k] - eta * sqrt_delta * feedback
     r = sqrt_delta * h + m_k * (nodes.c + sqrt_delta * nodes.h0)
     value, d1, d2 = loss.terms(nodes.y, r, activation_code=mixture.activation_code, L=mixture.L)
     grad[:, k] = nodes.s[:, k] * d1
     curv[:, k] = nodes.s[:, k] * d2
+    buffers.d1[:] = d1
+    buffers.d2[:] = d2
     row = np.zeros((r.size, k + 1))
     row[:, k] = 1.0
     for j in range(k):
         coef = -eta * delta * R_row[j] * curv[:, j]
         row[:, : j + 1] += coef[:, None] * rho_rows[j]
     rho_rows.append(row)
-    newest = (nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init) if newest_sd > 0 else 0.0
+    newest = 0.0
+    if newest_sd > 0 and not htilde_given:
+        newest = nodes.innovations[:, k - 1] if k >= 1 else nodes.h_init
     return value, r - newest_sd * newest
 
 
@@ -366,3 +398,78 @@ def response_row_reference(k, eta, delta, R, curv):
             row[:, : i + 1] += (-eta * delta * R[j, i] * curv[:, i])[:, None] * rows[i]
         rows.append(row)
     return rows[k]
+
+
+@numba.njit(cache=True)
+def _barycentric(x, nodes, bweights, values):
+    """The polynomial through (nodes, values) at x (barycentric form; exact at a node)."""
+    num = 0.0
+    den = 0.0
+    for i in range(nodes.size):
+        diff = x - nodes[i]
+        if diff == 0.0:
+            return values[i]
+        t = bweights[i] / diff
+        num += t * values[i]
+        den += t
+    return num / den
+
+
+@numba.njit(cache=True)
+def _margin_sign_value(act_code, L, y, x, nodes, bweights, values):
+    return y * activation(act_code, L, _barycentric(x, nodes, bweights, values))[0]
+
+
+@numba.njit(cache=True, parallel=True)
+def interpolated_indicator_probability(act_code, L, y, rbar, nodes, bweights, n_search):
+    """P_h0(y phi(rbar(h0)) > 0), h0 ~ N(0, 1), with rbar(h0) the polynomial through the values
+    rbar[c, :, p] at the Gauss-Hermite ``nodes`` (barycentric ``bweights``).
+
+    The sign changes of y phi(rbar(h0)) are bracketed on ``n_search`` equal cells between the
+    outermost nodes and located by bisection to round-off; the probability is the exact normal
+    mass of the intervals where the sign is positive, the tails beyond the outermost nodes taking
+    the sign there. A margin exactly 0 at every search point (r = 0 for all h0, e.g. the centre
+    of a symmetric rule at k = 0 from m0 = 0) is a tie of probability zero: it counts 1/2, the
+    limit of the Rao-Blackwellised probability. y: (n_outer, n_inner); rbar: (n_outer, n_h0,
+    n_inner). Returns (n_outer, n_inner).
+    """
+    n_outer, n_h0, n_inner = rbar.shape
+    lo, hi = nodes.min(), nodes.max()
+    out = np.empty((n_outer, n_inner))
+    for cp in numba.prange(n_outer * n_inner):
+        c, p = cp // n_inner, cp % n_inner
+        values = np.empty(n_h0)
+        for i in range(n_h0):
+            values[i] = rbar[c, i, p]
+        yy = y[c, p]
+        total = 0.0
+        start = -np.inf
+        g_left = _margin_sign_value(act_code, L, yy, lo, nodes, bweights, values)
+        positive = g_left > 0.0
+        all_zero = g_left == 0.0
+        left = lo
+        for j in range(1, n_search + 1):
+            right = lo + (hi - lo) * j / n_search
+            g_right = _margin_sign_value(act_code, L, yy, right, nodes, bweights, values)
+            all_zero = all_zero and g_right == 0.0
+            if (g_right > 0.0) != (g_left > 0.0):
+                a, b, ga = left, right, g_left
+                for _ in range(60):
+                    mid = 0.5 * (a + b)
+                    gm = _margin_sign_value(act_code, L, yy, mid, nodes, bweights, values)
+                    if (gm > 0.0) == (ga > 0.0):
+                        a, ga = mid, gm
+                    else:
+                        b = mid
+                    if b - a <= 1e-15 * (1.0 + abs(a)):
+                        break
+                root = 0.5 * (a + b)
+                if positive:
+                    total += _normal_cdf(root) - _normal_cdf(start)
+                positive = not positive
+                start = root
+            left, g_left = right, g_right
+        if positive:
+            total += 1.0 - _normal_cdf(start)
+        out[c, p] = 0.5 if (all_zero and yy != 0.0) else total
+    return out

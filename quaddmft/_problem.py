@@ -20,12 +20,11 @@ paper eqs. 24, 25):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import erf, erfc
-
-import warnings
 
 from ._errors import ParameterError, check_int, check_real, choose
 from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
@@ -87,7 +86,8 @@ class Mixture:
         raise NotImplementedError
 
     def phi(self, r: np.ndarray) -> np.ndarray:
-        """The activation phi(r) (docs/theory.md eq. 1.3): linear unless a subclass says otherwise."""
+        """The activation phi(r) (the table of docs/theory.md section 1): linear unless a subclass
+        says otherwise."""
         return r
 
     def reduced_clusters(self) -> Clusters:
@@ -154,7 +154,7 @@ class ThreeCluster(Mixture):
     """Three clusters (c = 0 labelled -1, c = +-1 labelled +1) with the door activation.
 
     docs/theory.md eq. 1.1 with phi(r) = r^2 - L^2; ``L`` > 0 is the door half-width. Start the
-    DMFT at m0 = finite_d_m0(R, d) (docs/theory.md section 3).
+    DMFT at m0=FiniteDStart(d) (docs/theory.md section 3).
 
     Examples
     --------

@@ -2,83 +2,58 @@ r"""``solve``: the DMFT of THEORY section 3 by the causal sweep, driven by an av
 
 The solver orchestrates; the rule only produces node sets (``rules``):
 
+* ``RefinedRule`` (Quadrature, the default): deterministic node sets on a ladder of
+  resolutions, coarse to fine. Under full-batch GD a rung's nodes are KL coordinates of C_perp:
+  C_perp is iterated to a fixed point, C_perp -> causal sweep over nodes(KL(C_perp)) -> C_perp
+  (``_fixed_point.anderson``), each rung warm-started from the one before (the first from one
+  causal sweep of the coarsest causal nodes). Otherwise a rung is one causal sweep. ``*_err``
+  of a rung is the rule's estimate from its difference with the rung before; the ladder stops
+  when the rule accepts it.
 * ``SampledRule`` (QMC, MonteCarlo): one causal sweep per independent replicate
   (``_causal.causal_sweep``); the result is their mean, ``*_err`` one standard error of it.
-* ``ModalRule`` (Quadrature): nodes over Karhunen-Loeve coordinates of a covariance of xi. For
-  each of the rule's parts (sets of selection paths) the covariance is iterated to a fixed
-  point, M_C -> causal sweep over nodes(KL(M_C)) -> M_C (``_fixed_point.anderson``), from the
-  causal sweep of the rule's ``start_rule``; the same is done for each ``coarser`` variant from
-  the converged kernels, and ``*_err`` is the refinement indicator sum |fine - coarse| (combined
-  with the spread of sampled parts); the training accuracy comes from an observer pass
-  (``_causal.observe``) over the rule's ``observer`` nodes.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import replace
+import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from ._causal import Sweep, causal_sweep, observe, sweep_memory
-from ._errors import ConvergenceError, ParameterError
+from ._causal import causal_sweep
+from ._errors import DivergenceError, ParameterError
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
 from ._observables import CURVES, KERNELS, mean_and_standard_error
 from ._progress import Progress
-from ._result import DMFTResult
-from .rules import QMC, AveragingRule, ModalRule, SampledRule
+from ._resources import check_solve
+from ._result import DMFTResult, Status
+from .rules import AveragingRule, Quadrature, RefinedRule, SampledRule
 
-__all__ = ["solve", "horizon", "default_rule", "memory_estimate"]
+__all__ = ["solve", "horizon", "default_rule", "estimate"]
 
 
 def default_rule() -> AveragingRule:
     """The averaging rule ``solve`` uses when none is given (also the default of ``qd.sweep``)."""
-    return QMC()
+    return Quadrature()
 
 
-# Bytes of a solve that no array count sees (see memory_estimate).
-RUN_OVERHEAD = 2**20
-
-
-def memory_estimate(problem, schedule=None, *, eta: float, t_max: float,
-                    rule: AveragingRule | None = None) -> int | None:
-    """Bytes a solve holds at its peak, by the count of ``_causal.sweep_memory``; None for modal
-    rules (their node count is known only once the KL modes are).
-
-    A sampled rule sweeps its n replicates one after the other, keeping four (K+1)^2 kernels
-    (Gamma, M_C, R, C_perp) of each; the peak is the larger of the last sweep (one sweep over
-    the N nodes of a replicate, per-node buffers and kernels as ``sweep_memory`` counts them,
-    the replicate's selection paths, N (K+1) doubles, and the kernels of the n - 1 sweeps
-    before) and the averaging that follows (the 4 n kept kernels, one of them stacked over the
-    replicates, n more, and the four means); plus ``RUN_OVERHEAD`` for what the count leaves
-    out (Python objects, allocator slack, page granularity: 0.05-0.4 MiB measured). N is
-    counted by building the first replicate's node set.
-
-    Examples
-    --------
-    >>> import quaddmft as qd
-    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic")
-    >>> memory_estimate(problem, eta=0.2, t_max=2.0, rule=qd.QMC(n_points=16, n_h0=4))
-    1148676
-    """
+def estimate(problem, schedule=None, *, eta: float, t_max: float,
+             rule: AveragingRule | None = None, **_):
+    """The ``_resources.Estimate`` (peak bytes, rough seconds) of the solve of these arguments:
+    the estimate ``solve`` itself checks against ``max_memory`` (``_resources.check_solve``),
+    without the refusal. Other keyword arguments of ``solve`` are accepted and ignored."""
     run = check_run(problem, schedule, eta, t_max)
     rule = default_rule() if rule is None else rule
-    if not isinstance(rule, SampledRule):
-        return None
-    K = run.K
-    N = rule.nodes(problem, run.chain, K, rule.parts(problem, run.chain, K)[0]).size
-    per_node, kernels = sweep_memory(N, K)
-    matrix, n = 8 * (K + 1) ** 2, rule.n_replicates
-    last_sweep = per_node + kernels + 8 * N * (K + 1) + 4 * (n - 1) * matrix
-    averaging = (4 * n + n + 4) * matrix
-    return max(last_sweep, averaging) + RUN_OVERHEAD
+    if not isinstance(rule, AveragingRule):
+        raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
+    return check_solve(rule, problem, run.chain, run.K, 2.0**80)  # no refusal: any size
 
 
 def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
     """Independent causal sweeps, one per replicate of ``rule``; mean and standard error."""
-    sweeps = [causal_sweep(problem, eta, K, rule.nodes(problem, chain, K, rng), progress=tracker)
+    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), progress=tracker)
               for rng in rule.parts(problem, chain, K)]
     fields = {}
     for name in CURVES:
@@ -89,100 +64,77 @@ def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
     return fields, [], message
 
 
-def _converge(rule: ModalRule, problem, chain, eta, K, part, start: np.ndarray, history, tag):
-    """The fixed point M_C = sweep(nodes(KL(M_C))).M_C of one part, from the covariance ``start``."""
+def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
+              tracker=None):
+    """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``."""
     lower = np.tril_indices(K + 1)
     gamma_prev = [None]
 
     def evaluate(x):
-        M = np.zeros((K + 1, K + 1))
-        M[lower] = x
-        M = M + np.tril(M, -1).T
-        modes = rule.modes(M, K)
-        nodes = rule.nodes(problem, chain, K, part, modes)
-        sweep = causal_sweep(problem, eta, K, nodes)
-        change = np.abs(sweep.M_C - M).max() / max(np.abs(sweep.M_C).max(), 1e-300)
+        C = np.zeros((K + 1, K + 1))
+        C[lower] = x
+        C = C + np.tril(C, -1).T
+        nodes = rule.nodes(problem, chain, K, resolution, covariance=C)
+        sweep = causal_sweep(problem, chain, eta, K, nodes, accuracy=False, progress=tracker)
+        change = np.abs(sweep.C_perp - C).max() / max(np.abs(sweep.C_perp).max(), 1e-300)
         if gamma_prev[0] is not None:
             change = max(change, np.abs(sweep.Gamma - gamma_prev[0]).max()
                          / max(np.abs(sweep.Gamma).max(), 1e-300))
         gamma_prev[0] = sweep.Gamma
-        record = {"n_modes": modes.n_modes, "discarded": modes.discarded,
-                  "n_nodes": int(nodes.size), **rule.describe()}
-        return sweep.M_C[lower], change, sweep, record
+        record = {"n_modes": int(nodes.htilde_basis.shape[1]), "n_nodes": int(nodes.size)}
+        return sweep.C_perp[lower], change, (sweep, nodes), record
 
     options = rule.fixed_point
-    label = tag + ", ".join(f"{key} {value:g}" for key, value in rule.describe().items())
-    return anderson(evaluate, start[lower], tol=options.tol, max_iter=options.max_iter,
-                    depth=options.anderson, history=history, label=label)
+    sweep, nodes = anderson(evaluate, start[lower], tol=options.tol, max_iter=options.max_iter,
+                            depth=options.anderson, history=history, label=label)
+    sweep.train_accuracy = sweep.accuracy(nodes, problem.mixture)
+    return sweep
 
 
-def _solve_part(rule, problem, chain, eta, K, part, start, history, tag):
-    """Converged sweep of one part, and its refinement indicator per curve (None: no coarser)."""
-    fine = _converge(rule, problem, chain, eta, K, part, start, history, tag)
-    coarse = [_converge(c, problem, chain, eta, K, part, fine.M_C, history, tag)
-              for c in rule.coarser()]
-    if not coarse:
-        return fine, None
-    indicator = {name: sum(np.abs(getattr(fine, name) - getattr(c, name)) for c in coarse)
-                 for name in CURVES}
-    return fine, indicator
+def _rung(rule, problem, chain, eta, K, index, resolution, start, history, tracker):
+    label = f"rung {index}"
+    if start is not None:
+        return _converge(rule, problem, chain, eta, K, resolution, start, history, label, tracker)
+    nodes = rule.nodes(problem, chain, K, resolution)
+    sweep = causal_sweep(problem, chain, eta, K, nodes, progress=tracker)
+    history.append({"stage": label, "iteration": 1, "change": 0.0, "n_nodes": int(nodes.size)})
+    return sweep
 
 
-def _observed_accuracy(rule: ModalRule, problem, chain, eta, K, solved: Sweep):
-    """Training accuracy by the observer pass over ``rule.observer``'s replicates."""
-    observer = rule.observer
-    values = [observe(problem, eta, K, observer.nodes(problem, chain, K, rng), solved).train_accuracy
-              for rng in observer.parts(problem, chain, K)]
-    return mean_and_standard_error(values)
-
-
-def _combine(results, sampled: bool, K: int) -> dict:
-    """Curves: mean over parts, err = hypot(spread of sampled parts, mean indicator)."""
-    fields = {}
-    for name in CURVES:
-        values = np.stack([getattr(r[0], name) for r in results])
-        spread = values.std(axis=0, ddof=1) / math.sqrt(len(results)) if sampled else 0.0
-        quad = np.mean([r[1][name] for r in results], axis=0) if results[0][1] is not None else 0.0
-        fields[name] = values.mean(axis=0)
-        fields[f"{name}_err"] = np.hypot(spread, quad) + np.zeros(K + 1)
-    for name in KERNELS:
-        fields[name] = np.mean([getattr(r[0], name) for r in results], axis=0)
-    return fields
-
-
-def _modal(rule: ModalRule, problem, chain, eta, K, tracker):
-    start, _, _ = _sampled(rule.start_rule, problem, chain, eta, K, None)
-    parts, sampled = rule.parts(problem, chain, K)
+def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
+    rungs = rule.rungs(chain, K)
     history = []
-    candidates = rule.candidates()
-    M0 = start["M_C"]
-    for candidate in candidates:
-        results = []
-        for i, part in enumerate(parts):
-            tag = f"paths {i}: " if sampled else ""
-            results.append(_solve_part(candidate, problem, chain, eta, K, part, M0, history, tag))
-            tracker.step(", ".join(f"{k} {v:g}" for k, v in candidate.describe().items()))
-        fields = _combine(results, sampled, K)
-        solved = results[0][0] if len(results) == 1 else replace(
-            results[0][0], **{n: np.mean([getattr(r[0], n) for r in results], axis=0)
-                              for n in ("m", "P", "response", "M_C")})
-        fields["train_accuracy"], fields["train_accuracy_err"] = _observed_accuracy(
-            candidate, problem, chain, eta, K, solved)
-        if rule.accepts(fields["gen_error_err"] if results[0][1] is not None else None):
-            break
-        M0 = fields["M_C"]
-    else:
-        raise ConvergenceError(rule.search_exhausted(fields["gen_error_err"]), history=history)
-    main = [h for h in history if all(h.get(k) == v for k, v in candidate.describe().items())][-1]
-    message = (f"{rule.name}: {', '.join(f'{k} {v:g}' for k, v in candidate.describe().items())}, "
-               f"{len(history)} sweeps in all, last change {main['change']:.2g}, "
-               f"{main['n_modes']} KL modes (discarded variance {main['discarded']:.1e}), "
-               f"{main['n_nodes']} nodes" + (", nested path averaging" if sampled else ""))
+    start = None
+    if rule.modal(chain, K):  # the first covariance: one causal sweep of the coarsest causal nodes
+        start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
+                             accuracy=False).C_perp
+    solved, errors, accepted = [], None, False
+    for index, resolution in enumerate(rungs):
+        sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history, tracker)
+        if start is not None:
+            start = sweep.C_perp
+        fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
+        solved.append(fields)
+        if len(solved) > 1:
+            errors = rule.estimate(solved, chain, K)
+            accepted = rule.accepts(fields, errors)
+            if accepted:
+                break
+    if not accepted and rule.target is not None:
+        warnings.warn(f"{rule.name}: the tolerance {rule.target:g} was not reached at the "
+                      f"finest rung allowed ({index}); the result carries its estimated errors "
+                      f"(largest {max(float(e.max()) for e in errors.values()):.2g})",
+                      RuntimeWarning, stacklevel=3)
+    fields.update({f"{name}_err": errors[name] for name in CURVES})
+    kind = "KL modes of C_perp" if rule.modal(chain, K) else "causal sweep, Sobol' points"
+    estimates = ", ".join(f"{name} {errors[name].max():.1g}" for name in CURVES)
+    message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps; "
+               f"estimated errors (sup over t): {estimates}")
     return fields, history, message
 
 
 def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRule | None = None,
-          progress: bool = False) -> DMFTResult:
+          progress: bool = False, max_memory: float | None = None) -> DMFTResult:
     r"""Solve the discrete-time DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta).
 
     Parameters
@@ -195,41 +147,73 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
         Learning rate, also the time step of the grid.
     t_max : float >= eta
         Horizon in time units.
-    rule : AveragingRule, default QMC()
-        How <.> is discretised (``QMC``, ``MonteCarlo``, ``Quadrature``). For the sampling rules
-        each replicate is an independent causal sweep, the result their mean and ``*_err`` one
-        standard error of that mean (``error_kind`` "standard error"); ``Quadrature`` iterates
-        Karhunen-Loeve modes to a fixed point and reports its refinement indicator
-        (``error_kind`` "refinement"; see its docstring).
+    rule : AveragingRule, default Quadrature()
+        How <.> is discretised. ``Quadrature`` (deterministic, reproducible bit for bit):
+        ``*_err`` is its refinement estimate (``error_kind`` "refinement"). The sampling rules
+        ``QMC`` and ``MonteCarlo``: each replicate an independent causal sweep, the result their
+        mean and ``*_err`` one standard error of it (``error_kind`` "standard error").
     progress : bool
         Report progress on stderr.
+    max_memory : float > 0, default 3/4 of the machine's memory
+        Bytes the solve may use: its memory is estimated before it starts
+        (``_resources.check_solve``) and refused beyond this.
 
     Returns
     -------
     DMFTResult
 
+    A run that diverges (``_errors.divergence_reason``: |w|^2/d past 1e6 times its initial
+    scale while growing geometrically, or not finite) is not an exception: the result has
+    ``status`` "diverged", its curves stop before the step named in ``message`` (the horizon is
+    solved again up to there), and a RuntimeWarning says so.
+
     Raises
     ------
-    ParameterError  for invalid inputs (named, with the allowed range).
-    DivergenceError when the dynamics blows up (step and reason given).
+    ParameterError  for invalid inputs (named, with the allowed range), or a run that diverges
+                    at its first step.
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
     run = check_run(problem, schedule, eta, t_max)
     rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
-        raise ParameterError(f"rule must be an AveragingRule (QMC, MonteCarlo, Quadrature), got {rule!r}")
-    K, chain = run.K, run.chain
-
+        raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
+    check_solve(rule, problem, run.chain, run.K, max_memory)
     started = time.perf_counter()
-    if isinstance(rule, ModalRule):
-        steps = len(rule.candidates()) * len(rule.parts(problem, chain, K)[0])
-        tracker = Progress(progress, steps, f"quaddmft {rule.name}")
-        fields, history, message = _modal(rule, problem, chain, run.eta, K, tracker)
-    else:
-        tracker = Progress(progress, rule.n_replicates * (K + 1), "quaddmft solve")
-        fields, history, message = _sampled(rule, problem, chain, run.eta, K, tracker)
+    # One BLAS thread for the whole solve (see _causal.causal_sweep for the speed): it also makes
+    # every BLAS and LAPACK result (the kernel rows, the KL eigendecomposition) independent of
+    # the number of threads, for bit-for-bit reproducibility.
+    with threadpool_limits(limits=1, user_api="blas"):
+        (fields, history, message), K, divergence = _until_divergence(rule, problem, run, progress)
+    status = Status.SUCCESS
+    if divergence is not None:
+        status = Status.DIVERGED
+        message = (f"diverged at step k = {divergence[0]} (t = {divergence[0] * run.eta:.6g}): "
+                   f"{divergence[1]}; curves up to t = {K * run.eta:.6g} ({message})")
+        warnings.warn(f"solve: {message}", RuntimeWarning, stacklevel=2)
     return DMFTResult(
         t=run.eta * np.arange(K + 1), params={**run.params(), **rule.params()},
-        error_kind=rule.error_kind.value, message=message, history=history,
+        error_kind=rule.error_kind, status=status, message=message, history=history,
         wall_time=time.perf_counter() - started, **fields,
     )
+
+
+def _until_divergence(rule, problem, run, progress):
+    """Solve on the run's horizon; if the dynamics diverges at step k, solve again on steps
+    0..k-1 (repeatedly, should a coarser stage diverge earlier). Returns the strategy's
+    (fields, history, message), the horizon solved and (step, reason) of the divergence."""
+    K, chain, divergence = run.K, run.chain, None
+    while True:
+        tracker = Progress(progress, rule.cost(problem, chain, K)[1] * (K + 1),
+                           f"quaddmft {rule.name}")
+        strategy = _refined if isinstance(rule, RefinedRule) else _sampled
+        try:
+            return strategy(rule, problem, chain, run.eta, K, tracker), K, divergence
+        except DivergenceError as exc:
+            if divergence is None or exc.step < divergence[0]:
+                divergence = (exc.step, exc.reason)
+            K = exc.step - 1
+            if K < 1:
+                raise ParameterError(f"the run diverges at its first step ({exc.reason}): eta = "
+                                     f"{run.eta} is beyond the stability limit") from None
+        finally:
+            tracker.close()

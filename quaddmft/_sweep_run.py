@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 from ._errors import ParameterError, check_int
+from ._result import Status
 
 __all__ = ["sweep", "run_sweep", "local_cluster", "run_task", "WORKER_ENV"]
 
@@ -74,22 +75,26 @@ _WARM = []
 
 def _warm_up(task) -> None:
     """Once per worker process, run tiny solves through every kernel path (per-node and blocked
-    response, dense and low-rank blocks), so that the memory of a run does not include loading
-    the numba kernels and modules (~50 MB for the first, a few MB at the first blocked step)."""
+    response, dense and low-rank blocks; the task's own rule over two steps, for its modules),
+    so that the memory of a run does not include loading the numba kernels and modules
+    (~50 MB for the first, a few MB at the first blocked step). ~0.2 s."""
     if _WARM:
         return
-    from . import QMC, FullBatch, PersistentSGD, solve
     from ._response import ResponseOptions
+    from ._selection import FullBatch, PersistentSGD
+    from ._solver import solve
+    from .rules import QMC
 
     _WARM.append(True)
     eta = task.kwargs["eta"]
     steps = ResponseOptions().blocked_from + 2
+    runs = [(QMC(n_points=2, n_h0=1, n_replicates=2), steps), (task.kwargs.get("rule"), 2)]
     for schedule in (FullBatch(), PersistentSGD(0.5, eta, law="exact")):
-        try:
-            solve(task.problem, schedule, eta=eta, t_max=steps * eta,
-                  rule=QMC(n_points=2, n_h0=1, n_replicates=2))
-        except Exception:  # the real run will report whatever is wrong
-            pass
+        for rule, K in runs:
+            try:
+                solve(task.problem, schedule, eta=eta, t_max=K * eta, rule=rule)
+            except Exception:  # the real run will report whatever is wrong
+                pass
 
 
 def run_task(task, threads: int | None = None) -> dict:
@@ -98,15 +103,17 @@ def run_task(task, threads: int | None = None) -> dict:
     ``threads``: numba's threads for this task (``numba.set_num_threads``, which holds for the
     calling thread only); None leaves the worker as it is.
 
-    The record holds ``status``, ``message``, ``error`` (the exception's type), ``wall_time``,
-    ``cpu_time`` (the worker process's CPU seconds: below ``wall_time`` when other programs
-    hold the cores),
-    ``memory_peak`` (growth of the process's peak resident memory during the run, Linux only;
-    the first solve of a worker process is preceded by a warm-up, ``_warm_up``) and,
-    for a solve, ``memory_estimate`` (``_solver.memory_estimate``).
+    The record holds ``status`` (a ``Status`` value: "success", "diverged" with the curves up
+    to the divergence, or "failed" when the run raised), ``message``, ``error`` (the
+    exception's type), ``wall_time``, ``cpu_time`` (the worker process's CPU seconds: below
+    ``wall_time`` when other programs hold the cores) and ``memory_peak`` (growth of the
+    process's peak resident memory during the run, Linux only; the first solve of a worker
+    process is preceded by a warm-up, ``_warm_up``).
     """
-    from . import simulate, solve
-    from ._solver import memory_estimate
+    import warnings
+
+    from ._simulator import simulate
+    from ._solver import solve
 
     import numba
 
@@ -118,19 +125,18 @@ def run_task(task, threads: int | None = None) -> dict:
     result = None
     try:
         if task.kind == "dmft":
-            record["memory_estimate"] = memory_estimate(task.problem, task.schedule, **task.kwargs)
             _warm_up(task)
         started, cpu = time.perf_counter(), time.process_time()
         before = _reset_peak()
-        if task.kind == "dmft":
-            result = solve(task.problem, task.schedule, **task.kwargs)
-        else:
-            result = simulate(task.problem, task.schedule, **task.kwargs)
+        with warnings.catch_warnings():  # a divergence is recorded as the run's status
+            warnings.simplefilter("ignore", RuntimeWarning)
+            run = solve if task.kind == "dmft" else simulate
+            result = run(task.problem, task.schedule, **task.kwargs)
         peak = _resident_bytes("VmHWM")
         record["memory_peak"] = None if before is None or peak is None else peak - before
-        record.update(status="success", message=result.message)
+        record.update(status=result.status.value, message=result.message)
     except Exception as exc:  # every failure is recorded; the sweep goes on
-        record.update(status="failed", message=f"{type(exc).__name__}: {exc}",
+        record.update(status=Status.FAILED.value, message=f"{type(exc).__name__}: {exc}",
                       error=type(exc).__name__, traceback=traceback.format_exc(limit=8))
         result = None
     record["wall_time"] = time.perf_counter() - started
@@ -197,13 +203,6 @@ def _connected(client, workers):
         yield client
 
 
-def _progress_bar(enabled: bool, total: int, initial: int):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="quaddmft sweep", unit="point",
-                disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-
-
 def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool | None = None):
     """Solve (and optionally simulate) every point of ``grid`` on dask.distributed; return the
     labelled results as an ``xarray.Dataset``, also written to ``path`` (netCDF).
@@ -233,7 +232,9 @@ def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool
         variable ``t``, when the points have different time grids). Variables: the curves
         ``m``, ``C``, ``gen_error``, ``train_loss``, ``train_accuracy`` and their ``*_err``;
         summaries ``gen_error_min`` (early-stopping error) with ``gen_error_min_err``,
-        ``t_min`` (its time), ``<curve>_final``, ``status`` ("success"/"failed"), ``message``,
+        ``t_min`` (its time), ``<curve>_final``, ``status`` (a ``qd.Status`` value: "success",
+        "diverged" -- curves up to the divergence, NaN after, final values NaN -- or
+        "failed"), ``message``,
         ``wall_time``, ``cpu_time``, ``memory_peak``, ``memory_estimate``; with a simulation ``sim_<curve>``,
         ``sim_<curve>_err``, ``sim_gen_error_final``, ``sim_status``, ``sim_message``,
         ``sim_wall_time``. Failed points hold NaN curves. Attributes: the fixed parameters, the
@@ -250,15 +251,15 @@ def sweep(grid, path, *, client=None, workers: int | None = None, progress: bool
 
 def run_sweep(grid, path, *, client=None, workers=None, progress=None):
     """``sweep``, returning ``(dataset, counts)``: counts of points, runs reused from earlier
-    sweeps, runs computed now, failed runs and points (the command line's summary)."""
+    sweeps, runs computed now, failed runs, failed and diverged points (the command line's
+    summary)."""
+    from ._io import check_output_path
     from ._sweep_grid import SweepGrid
     from ._sweep_store import PointStore, assemble, points_folder, write_dataset
 
     if not isinstance(grid, SweepGrid):
         raise ParameterError(f"grid must be a quaddmft.SweepGrid, got {grid!r}")
-    path = Path(path)
-    if path.suffix != ".nc":
-        raise ParameterError(f"path must end in .nc (a netCDF file), got {str(path)!r}")
+    path = check_output_path(path, what="sweep: path", suffixes=(".nc",))
     if workers is not None:
         workers = check_int("workers", workers, low=1)
     progress = sys.stderr.isatty() if progress is None else bool(progress)
@@ -278,24 +279,49 @@ def run_sweep(grid, path, *, client=None, workers=None, progress=None):
     write_dataset(ds, path)
     counts = {"points": len(points), "reused": n_runs - n_todo, "computed": n_todo,
               "failed_runs": failed, "invalid_points": sum(p.error is not None for p in points),
-              "failed_points": int(_failed(ds).sum())}
+              "failed_points": int(_with_status(ds, Status.FAILED).sum()),
+              "diverged_points": int(_with_status(ds, Status.DIVERGED).sum())}
     return ds, counts
 
 
-def _failed(ds):
-    """Points whose solve, or simulation, did not succeed."""
-    failed = ds["status"] != "success"
+def _with_status(ds, status: Status):
+    """Points whose solve, or simulation, has ``status``."""
+    found = ds["status"] == status.value
     if "sim_status" in ds:
-        failed = failed | (ds["sim_status"] != "success")
-    return failed
+        found = found | (ds["sim_status"] == status.value)
+    return found
+
+
+def _estimates(tasks) -> dict:
+    """{task key: the solve's ``Estimate``} of the solves (``_solver.estimate``)."""
+    from ._solver import estimate
+
+    out = {}
+    for _, task in tasks:
+        if task.kind == "dmft":
+            try:
+                out[task.key] = estimate(task.problem, task.schedule, **task.kwargs)
+            except ParameterError:  # the run itself will record why
+                pass
+    return out
 
 
 def _run(pending: dict, store, client, workers, progress: bool, total: int) -> int:
-    """Submit the pending tasks, store each result as it arrives, show progress; return the
-    number of failed runs."""
+    """Submit the pending tasks, the longest first, store each result as it arrives, show
+    progress; return the number of failed runs.
+
+    The longest first (by the solve's own time estimate, ``_resources.check_solve``; a
+    simulation after the solves): the workers then end together instead of one finishing the
+    costliest points alone (measured: the time of a point grows ~2x from b = 0.25 to b = 1)."""
     from distributed import as_completed
 
+    from ._progress import Progress
+
     tasks = [(index, task) for index, (_, todo) in pending.items() for task in todo]
+    estimates = _estimates(tasks)
+    cost = {task.key: (estimates[task.key].seconds if task.key in estimates else 0.0)
+            for _, task in tasks}
+    tasks.sort(key=lambda item: -cost[item[1].key])
     left = {index: len(todo) for index, (_, todo) in pending.items()}
     failed = 0
     with _connected(client, workers) as connection:
@@ -306,31 +332,40 @@ def _run(pending: dict, store, client, workers, progress: bool, total: int) -> i
             print(f"quaddmft sweep: dask dashboard at {link}", file=sys.stderr, flush=True)
         futures = {}
         run_id = uuid.uuid4().hex[:8]  # dask keys unique to this run (two points may share a key)
-        for index, task in tasks:
-            future = connection.submit(run_task, task, threads,
-                                       key=f"quaddmft-{task.kind}-{task.key}-{run_id}-{len(futures)}")
+        for rank, (index, task) in enumerate(tasks):
+            future = connection.submit(run_task, task, threads, priority=len(tasks) - rank,
+                                       key=f"quaddmft-{task.kind}-{task.key}-{run_id}-{rank}")
             futures[future] = (index, task)
-        bar = _progress_bar(progress, total, total - len(pending))
+        import xarray  # noqa: F401  (loaded for the dataset while the workers compute)
+
+        bar = Progress(progress, total, "quaddmft sweep", unit=" points",
+                       initial=total - len(pending))
         try:
             for future in as_completed(futures):
                 index, task = futures.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker died, or the task could not run
-                    outcome = {"record": {"kind": task.kind, "key": task.key, "status": "failed",
-                                          "message": f"{type(exc).__name__}: {exc}",
-                                          "error": type(exc).__name__}, "result": None}
-                record = outcome["record"]
+                record, result = _outcome(future, task)
                 record["point"] = pending[index][0]
-                store.write(task.kind, task.key, record, outcome["result"])
-                if record["status"] != "success":
-                    failed += 1
-                    bar.set_postfix(failed=failed)
+                if task.key in estimates:
+                    record["memory_estimate"] = estimates[task.key].bytes
+                store.write(task.kind, task.key, record, result)
+                failed += record["status"] == Status.FAILED.value
                 left[index] -= 1
                 if left[index] == 0:
-                    bar.update(1)
+                    done = total - sum(n > 0 for n in left.values())
+                    bar.step(f"{done}/{total} points, {failed} failed", 1)
         finally:
             for future in futures:
                 future.cancel()
             bar.close()
     return failed
+
+
+def _outcome(future, task) -> tuple:
+    """(record, result) of a finished future; a task that could not run (its worker died) is
+    a failed run."""
+    try:
+        outcome = future.result()
+    except Exception as exc:
+        return {"kind": task.kind, "key": task.key, "status": Status.FAILED.value,
+                "message": f"{type(exc).__name__}: {exc}", "error": type(exc).__name__}, None
+    return outcome["record"], outcome["result"]

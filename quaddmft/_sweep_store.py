@@ -7,10 +7,12 @@ holding, per run (``_sweep_grid.Task``) with key ``KEY``:
 * ``KEY.dmft.json`` / ``KEY.simulation.json``: its record: status ("success" or "failed"),
   message, error type, wall time, memory (peak growth and the solve's estimate), worker.
 
-Every file is written to a temporary file in the same folder and then renamed over its name
-(``os.replace``, atomic on POSIX), the result before its record: a run is complete exactly when
-its record says "success", so a sweep killed at any moment leaves complete runs and nothing
-that a rerun could mistake for one. A failed run leaves only its record (retried by a rerun).
+Every file is written atomically (``_io.atomic_write``: a temporary file in the same folder,
+renamed over its name once complete), the result before its record: a run is complete exactly
+when its record says "success", so a sweep killed at any moment leaves complete runs and
+nothing that a rerun could mistake for one. A failed run leaves only its record (retried by a
+rerun). A record's ``status`` is a ``Status`` value: "success", "diverged" (the solve stopped
+early; its curves are stored, NaN beyond) or "failed" (an exception; no result).
 
 ``assemble`` turns the records into an ``xarray.Dataset`` (see ``qd.sweep`` for its layout);
 ``write_dataset`` writes it as netCDF (h5netcdf engine), atomically too.
@@ -20,15 +22,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
+import sys
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_write
 from ._observables import CURVES
+from ._result import Status
 
-__all__ = ["PointStore", "points_folder", "assemble", "write_dataset", "atomic_path"]
+__all__ = ["PointStore", "points_folder", "assemble", "write_dataset"]
 
 # Summary variables: the curve values taken at the end of the run.
 FINAL = ("gen_error", "train_loss", "train_accuracy", "m", "C")
@@ -38,12 +43,6 @@ def points_folder(path) -> Path:
     """The folder of a dataset's per-run files: ``NAME.points`` beside ``NAME.nc``."""
     path = Path(path)
     return path.with_name(path.stem + ".points")
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary name in the folder of ``path`` (same file system, so ``os.replace`` is atomic),
-    with the same suffix (``DMFTResult.save`` appends .npz to other names)."""
-    return path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:12]}{path.suffix}")
 
 
 class PointStore:
@@ -66,8 +65,11 @@ class PointStore:
             return None
 
     def complete(self, kind: str, key: str) -> bool:
+        """Whether a run is done: its result stored and its record "success" or "diverged" (a
+        deterministic outcome of its parameters, not retried); "failed" runs are retried."""
         record = self.record(kind, key)
-        return (record is not None and record.get("status") == "success"
+        return (record is not None
+                and record.get("status") in (Status.SUCCESS.value, Status.DIVERGED.value)
                 and self.result_path(kind, key).exists())
 
     def result(self, kind: str, key: str):
@@ -79,25 +81,15 @@ class PointStore:
         """Store a run: its result first (if any), then its record, each atomically."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if result is not None:
-            target = self.result_path(kind, key)
-            tmp = atomic_path(target)
-            try:
-                result.save(tmp)
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
-        target = self._record_path(kind, key)
-        tmp = atomic_path(target)
-        try:
-            tmp.write_text(json.dumps(record, indent=1, default=_json_default) + "\n")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+            result.save(self.result_path(kind, key))  # atomic (``_io.atomic_write``)
+        with atomic_write(self._record_path(kind, key), "w") as fh:
+            fh.write(json.dumps(record, indent=1, default=_json_default) + "\n")
 
     def remove_temporaries(self) -> None:
-        """Delete the temporary files a killed sweep left behind (never complete files)."""
+        """Delete the temporary files a killed sweep left behind (never complete files):
+        ``_io.atomic_write``'s ``.NAME.*.tmp``."""
         if self.folder.is_dir():
-            for tmp in self.folder.glob(".*.tmp-*"):
+            for tmp in self.folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
 
@@ -142,7 +134,7 @@ def assemble(grid, points, store: PointStore):
     """The ``xarray.Dataset`` of a sweep from the records in ``store`` (layout: ``qd.sweep``)."""
     import xarray as xr
 
-    from . import __version__
+    __version__ = sys.modules[__package__].__version__  # the package, loaded before its modules
 
     dims = grid.dims
     shape = grid.shape
@@ -205,9 +197,10 @@ def assemble(grid, points, store: PointStore):
                 summary["gen_error_min"][idx] = g[i_min]
                 summary["gen_error_min_err"][idx] = result.gen_error_err[i_min]
                 summary["t_min"][idx] = result.t[i_min]
-                for name in FINAL:
-                    summary[f"{name}_final"][idx] = getattr(result, name)[-1]
-                summary["gen_error_final_err"][idx] = result.gen_error_err[-1]
+                if result.success:  # a diverged run has no value at the horizon
+                    for name in FINAL:
+                        summary[f"{name}_final"][idx] = getattr(result, name)[-1]
+                    summary["gen_error_final_err"][idx] = result.gen_error_err[-1]
             else:
                 sim_status[idx], sim_message[idx] = record["status"], record.get("message", "")
                 sim_summary["sim_wall_time"][idx] = _number(record.get("wall_time"))
@@ -222,8 +215,9 @@ def assemble(grid, points, store: PointStore):
                 if result.gen_error_empirical.size:
                     sim["sim_gen_error_empirical"][idx][:k] = result.gen_error_empirical
                     sim["sim_gen_error_empirical_err"][idx][:k] = result.gen_error_empirical_err
-                sim_summary["sim_gen_error_final"][idx] = result.gen_error[-1]
-                sim_summary["sim_gen_error_final_err"][idx] = result.gen_error_err[-1]
+                if result.success:
+                    sim_summary["sim_gen_error_final"][idx] = result.gen_error[-1]
+                    sim_summary["sim_gen_error_final_err"][idx] = result.gen_error_err[-1]
 
     tdims = dims + (time_dim,)
     data = {}
@@ -283,8 +277,10 @@ _LONG_NAMES = {
     "cpu_time": "CPU time of the worker process during the solve (s); below wall_time when "
                 "other programs share the cores",
     "memory_peak": "peak resident-memory growth of the worker during the solve (bytes)",
-    "memory_estimate": "the solve's own memory estimate (bytes, quaddmft._solver.memory_estimate)",
-    "status": "success or failed (then curves are NaN and message says why)",
+    "memory_estimate": "the solve's own memory estimate (bytes, the one solve checks against "
+                       "max_memory: quaddmft._resources.check_solve)",
+    "status": "success, diverged (curves up to the divergence, final values NaN) or failed "
+              "(curves NaN); message says why",
 }
 
 
@@ -299,18 +295,19 @@ def _describe(ds, time_dim) -> None:
 
 
 def write_dataset(ds, path) -> Path:
-    """Write ``ds`` to ``path`` as netCDF (h5netcdf engine) through a temporary file renamed
-    over it, so that a reader never sees a partial file."""
+    """Write ``ds`` to ``path`` as netCDF (h5netcdf engine), atomically (``_io.atomic_write``),
+    so that a reader never sees a partial file."""
     path = Path(path)
     if path.suffix not in (".nc", ".nc4", ".h5"):
         from ._errors import ParameterError
 
         raise ParameterError(f"output: {path} must end in .nc (netCDF); got {path.suffix!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Built in a scratch file, then copied through atomic_write: xarray cannot write netCDF-4 to
+    # an open file while a dask client exists in this process (its locks pickle the file).
+    with tempfile.TemporaryDirectory() as scratch:
+        built = Path(scratch) / path.name
+        ds.to_netcdf(built, engine="h5netcdf")
+        with atomic_write(path) as fh, open(built, "rb") as source:
+            shutil.copyfileobj(source, fh)
     return path

@@ -27,7 +27,7 @@ import quaddmft as qd
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SUBSAMPLE = 7  # kernels of long cases: every 7th row and column
-KERNELS = ("Gamma", "M_C", "R", "C_perp")
+KERNELS = ("Gamma", "M_C", "R", "response", "C_perp")
 
 
 def _two(alpha=2.0, delta=0.5):
@@ -58,21 +58,21 @@ CASES = {
         qd.Problem(_two(), "logistic", lam=0.0, R=0.01), qd.PersistentSGD(0.3, 1 / 0.6), 0.2, 3.0,
         qd.MonteCarlo(n_samples=2048, n_replicates=4, seed=3)), False),
     "d04_psgd_exact_three_qmc_finite_d": (_solve(
-        qd.Problem(_three(), "logistic", lam=0.1, R=0.01, m0="finite-d", m0_d=5000),
+        qd.Problem(_three(), "logistic", lam=0.1, R=0.01, m0=qd.FiniteDStart(5000)),
         qd.PersistentSGD(0.1, 1 / 0.6, law="exact"), 0.2, 4.0,
         qd.QMC(n_points=64, n_h0=4, n_replicates=4, seed=4)), False),
     "d05_gd_noise_square_qmc": (_solve(
         qd.Problem(qd.PureNoise(alpha=2.0, delta=0.5), "square", lam=0.1, R=1.0), qd.FullBatch(),
         0.2, 3.0, qd.QMC(n_points=32, n_h0=8, n_replicates=4, seed=5)), False),
-    "d06_gd_two_quadrature_level4": (_solve(
+    "d06_gd_two_quadrature_modal": (_solve(
         qd.Problem(_two(), "logistic", lam=0.0, R=0.01), qd.FullBatch(), 0.2, 3.0,
-        qd.Quadrature(level=4)), False),
+        qd.Quadrature(resolution=2)), False),
     "d07_psgd_two_quadrature_enumerated": (_solve(
-        qd.Problem(_two(), "logistic", lam=0.0, R=0.1), qd.PersistentSGD(0.3, 1 / 0.6), 0.2, 1.4,
-        qd.Quadrature(level=3, enumerate_up_to=12)), False),
-    "d08_sgd_two_quadrature_nested": (_solve(
-        qd.Problem(_two(), "logistic", lam=0.0, R=0.1), qd.SGD(0.4), 0.2, 2.4,
-        qd.Quadrature(level=3, enumerate_up_to=10, n_paths=16, n_path_replicates=2)), False),
+        qd.Problem(_two(), "logistic", lam=0.0, R=0.1), qd.PersistentSGD(0.3, 1 / 0.6), 0.2, 1.0,
+        qd.Quadrature(resolution=1)), False),
+    "d08_sgd_three_quadrature_causal": (_solve(
+        qd.Problem(_three(), "logistic", lam=0.1, R=0.01, m0=qd.FiniteDStart(5000)), qd.SGD(0.4),
+        0.2, 2.4, qd.Quadrature(resolution=1)), False),
     "d09_gd_two_long_low_rank_response": (_solve(
         qd.Problem(_two(), "logistic", lam=0.05, R=0.5), qd.FullBatch(), 0.2, 60.0,
         qd.QMC(n_points=16, n_h0=2, n_replicates=2, seed=9)), True),

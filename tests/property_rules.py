@@ -8,10 +8,13 @@
 * ``SigmaPoints``: the 2 n points +-sqrt(n) e_i (n = K+1 Gaussian dimensions), exact for every
   polynomial of degree <= 3: the square-loss dynamics is linear, so every kernel is a quadratic
   form of the Gaussians and this rule gives the exact DMFT.
-* ``Relabelled``: wraps a rule and maps every node to its image under c -> -c (h0, h(0) and the
-  innovations negated, y replaced by the label of cluster -c): an exact symmetry of the mixtures.
+* ``Relabelled``: wraps a sampled rule and maps every node to its image under c -> -c (h0, h(0)
+  and the innovations negated, y replaced by the label of cluster -c): an exact symmetry of the
+  mixtures. Its replicates are the inner rule's (``parts`` delegate to it).
 
-They return the same nodes for every replicate (error estimate 0; the solver needs >= 2).
+They are ``quaddmft.rules.SampledRule``s (one causal sweep per replicate) built with the
+package's ``tensor_product``. The first two return the same nodes for every replicate (error
+estimate 0; the solver needs >= 2).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quaddmft._averaging import AveragingRule, NodeSet, gauss_hermite
+from quaddmft._quadrature import gauss_hermite, tensor_product
 from quaddmft._selection import path_probability
+from quaddmft.rules import NodeSet, SampledRule
 
 
 def all_paths(K: int) -> np.ndarray:
@@ -30,21 +34,14 @@ def all_paths(K: int) -> np.ndarray:
     return np.array(list(itertools.product((0.0, 1.0), repeat=K + 1)))
 
 
-def _tensor(parts):
-    """Tensor product of node sets given as (weights (n_i,), dict of arrays with n_i rows)."""
-    weight = np.ones(1)
-    arrays: dict = {}
-    for w, fields in parts:
-        n_old, n_new = weight.size, w.size
-        weight = np.repeat(weight, n_new) * np.tile(w, n_old)
-        arrays = {k: np.repeat(v, n_new, axis=0) for k, v in arrays.items()}
-        for k, v in fields.items():
-            arrays[k] = np.tile(v, (n_old,) + (1,) * (v.ndim - 1))
-    return weight, arrays
+def _gaussian_node_set(weight, a, s) -> NodeSet:
+    """NodeSet from tensor-product arrays whose column ``g`` holds (h_init, innovations)."""
+    return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["g"][:, 0].copy(),
+                   innovations=np.ascontiguousarray(a["g"][:, 1:]), s=np.ascontiguousarray(s))
 
 
 @dataclass(frozen=True)
-class PathEnumeration(AveragingRule):
+class PathEnumeration(SampledRule):
     n_gauss: int = 8  # antithetic pairs of Gaussian vectors (h_init, innovations)
     n_h0: int = 3
     full_clusters: bool = False
@@ -60,21 +57,17 @@ class PathEnumeration(AveragingRule):
         g = np.random.default_rng(self.gauss_seed).standard_normal((self.n_gauss, K + 1))
         g = np.concatenate([g, -g])
         h0, h0_w = gauss_hermite(self.n_h0)
-        weight, a = _tensor([
+        weight, a = tensor_product(
             (clusters.prob, {"c": clusters.c, "y": clusters.y}),
             (h0_w, {"h0": h0}),
             (np.full(g.shape[0], 1.0 / g.shape[0]), {"g": g}),
             (prob, {"s": paths}),
-        ])
-        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["g"][:, 0].copy(),
-                       innovations=np.ascontiguousarray(a["g"][:, 1:]), s=np.ascontiguousarray(a["s"]))
-
-    def params(self):
-        return {"rule": self.name, "n_gauss": self.n_gauss, "n_h0": self.n_h0}
+        )
+        return _gaussian_node_set(weight, a, a["s"])
 
 
 @dataclass(frozen=True)
-class SigmaPoints(AveragingRule):
+class SigmaPoints(SampledRule):
     n_replicates: int = 2
     seed: int = 0
     name = "sigma-points"
@@ -86,21 +79,17 @@ class SigmaPoints(AveragingRule):
         g = np.sqrt(n) * np.concatenate([np.eye(n), -np.eye(n)])
         clusters = problem.mixture.clusters()
         h0, h0_w = gauss_hermite(2)  # degree 3 in h0 too
-        weight, a = _tensor([
+        weight, a = tensor_product(
             (clusters.prob, {"c": clusters.c, "y": clusters.y}),
             (h0_w, {"h0": h0}),
             (np.full(2 * n, 1.0 / (2 * n)), {"g": g}),
-        ])
-        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["g"][:, 0].copy(),
-                       innovations=np.ascontiguousarray(a["g"][:, 1:]), s=np.ones((weight.size, K + 1)))
-
-    def params(self):
-        return {"rule": self.name}
+        )
+        return _gaussian_node_set(weight, a, np.ones((weight.size, K + 1)))
 
 
 @dataclass(frozen=True)
-class Relabelled(AveragingRule):
-    inner: AveragingRule = None
+class Relabelled(SampledRule):
+    inner: SampledRule = None
     name = "relabelled"
 
     @property
@@ -111,8 +100,8 @@ class Relabelled(AveragingRule):
     def seed(self):
         return self.inner.seed
 
-    def replicate_generators(self):
-        return self.inner.replicate_generators()
+    def parts(self, problem, chain, K):
+        return self.inner.parts(problem, chain, K)
 
     def nodes(self, problem, chain, K, rng):
         nodes = self.inner.nodes(problem, chain, K, rng)
@@ -121,8 +110,7 @@ class Relabelled(AveragingRule):
         return NodeSet(
             weight=nodes.weight, c=-nodes.c, y=np.array([label_of[float(-c)] for c in nodes.c]),
             h0=-nodes.h0, h_init=-nodes.h_init, innovations=-nodes.innovations, s=nodes.s,
-            h0_basis=None if nodes.h0_basis is None else nodes.h0_basis[::-1].copy(), n_inner=nodes.n_inner,
+            h0_basis=None if nodes.h0_basis is None else nodes.h0_basis[::-1].copy(),
+            n_inner=nodes.n_inner, htilde_basis=nodes.htilde_basis,
+            h0_nodes=None if nodes.h0_nodes is None else -nodes.h0_nodes,
         )
-
-    def params(self):
-        return {"rule": self.name, "inner": self.inner.params()}

@@ -16,7 +16,7 @@ from quaddmft.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CURVES = ["t", "gen_error", "train_loss", "train_accuracy", "m", "C"]
-TINY_SOLVE = ["--t-max", "0.6", "--points", "64", "--replicates", "2", "--h0-nodes", "4"]
+TINY_SOLVE = ["--t-max", "0.6", "--resolution", "1"]
 TINY_SIMULATE = ["--t-max", "0.6", "--d", "50", "--seeds", "2"]
 
 
@@ -57,12 +57,13 @@ def test_solve_writes_json_plot_and_npz(tmp_path, capsys):
         "two", 2.0, 0.5, "logistic", 0.0, 0.2, 0.01)
     assert (p["schedule"], p["b"], p["law"]) == ("persistent", 0.3, "linear")
     assert p["tau"] == pytest.approx(1 / 0.6)
-    assert (p["rule"], p["n_points"], p["n_h0"], p["n_replicates"]) == ("qmc", 64, 4, 2)
+    assert (p["rule"], p["resolution"]) == ("quadrature", 1)  # the default rule
     check_png(png)
     loaded = qd.load(npz)
     np.testing.assert_array_equal(loaded.gen_error, data["gen_error"])
     assert out.count("\n") == 1 and "gen_error" in out and str(js) in out and str(png) in out
-    assert err == ""  # no progress output when switched off
+    # no progress output when switched off; the one note says the missing folder was created
+    assert err == f"quaddmft: creating the folder {js.parent}\n"
 
 
 def test_simulate_writes_json_and_plot(tmp_path, capsys):
@@ -70,7 +71,7 @@ def test_simulate_writes_json_and_plot(tmp_path, capsys):
     code, out, err = run(["simulate", *TINY_SIMULATE, "--schedule", "sgd", "--json", js,
                           "--plot", png], capsys)
     assert code == 0, err
-    data = check_json(js, "_sem")
+    data = check_json(js, "_err")
     assert data["params"]["schedule"] == "sgd"
     check_png(png)
     assert "gen_error" in out
@@ -94,9 +95,9 @@ def test_config_is_read_and_overridden(tmp_path, capsys):
 
 
 def test_example_config_is_the_default_setting():
-    from quaddmft.cli import DEFAULTS, _read_config
+    from quaddmft._config import DEFAULTS, read_config
 
-    config = _read_config(REPO / "examples" / "fig1_left.toml")
+    config = read_config(REPO / "examples" / "fig1_left.toml")
     for key, value in DEFAULTS.items():
         if key in config:
             assert config[key] == pytest.approx(value), key
@@ -111,7 +112,9 @@ def test_example_config_is_the_default_setting():
     (["--law", "quadratic"], "law"),
     (["--model", "four"], "model"),
     (["--rule", "simpson"], "rule"),
-    (["--points", "3"], "--points"),
+    (["--rule", "qmc", "--points", "3"], "--points"),
+    (["--tolerance", "-1"], "tolerance"),
+    (["--resolution", "0"], "resolution"),
     (["--b", "0.1"], "tau"),  # linear Persistent-SGD law invalid at b = 0.1, 1/tau = 0.6
     (["--eta", "nan"], "eta"),
     (["--alpha", "two"], "--alpha"),  # not a number: argparse's own error
@@ -159,10 +162,13 @@ def test_python_dash_m():
 
 def test_quadrature_rule_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "q.json"
-    code, _, _ = run(["solve", "--schedule", "gd", "--R", "0", "--t-max", "0.2", "--rule", "quadrature",
-                      "--level", "3", "--json", str(out), "--no-progress"], capsys)
+    code, _, _ = run(["solve", "--schedule", "gd", "--R", "0", "--t-max", "0.2",
+                      "--tolerance", "1e-8", "--max-resolution", "2", "--json", str(out),
+                      "--no-progress"], capsys)
     assert code == 0
     data = check_json(out, "_err")
-    assert data["params"]["rule"] == "quadrature" and data["params"]["level"] == 3
+    assert data["params"]["rule"] == "quadrature"  # the default rule
+    assert data["params"]["tolerance"] == 1e-8 and data["params"]["max_resolution"] == 2
+    assert data["error_kind"] == "refinement"
     # First GD step from w = 0 is the Bayes-optimal error, exactly.
     assert abs(data["gen_error"][1] - qd.bayes_optimal_error(2.0, 0.5)) < 1e-9

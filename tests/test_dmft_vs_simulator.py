@@ -16,25 +16,25 @@ import numpy as np
 import pytest
 
 import quaddmft as qd
+from catalogue import GD, PERSISTENT, TWO_CLUSTER
 
 D = 2000
 FINITE_D_COEFFICIENT = 4.0
-PROBLEM = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
 RULE = qd.QMC(n_points=256, n_h0=6, n_replicates=8, seed=0)
 OBSERVABLES = {  # name -> does the allowance scale with |value| ?
     "gen_error": False, "train_accuracy": False, "train_loss": True, "m": True, "C": True,
 }
 
 
-@pytest.mark.parametrize("schedule", [qd.FullBatch(), qd.PersistentSGD(0.3, 1 / 0.6), qd.SGD(0.3)],
+@pytest.mark.parametrize("schedule", [GD, PERSISTENT, qd.SGD(0.3)],
                          ids=["gd", "persistent", "sgd"])
 def test_dmft_matches_finite_d_simulation(schedule):
-    dmft = qd.solve(PROBLEM, schedule, eta=0.2, t_max=20.0, rule=RULE)
-    sim = qd.simulate(PROBLEM, schedule, eta=0.2, t_max=20.0, d=D, seeds=8, seed=1)
+    dmft = qd.solve(TWO_CLUSTER, schedule, eta=0.2, t_max=20.0, rule=RULE)
+    sim = qd.simulate(TWO_CLUSTER, schedule, eta=0.2, t_max=20.0, d=D, seeds=8, seed=1)
     np.testing.assert_allclose(sim.t, dmft.t)
     for name, relative in OBSERVABLES.items():
         theory, measured = getattr(dmft, name), getattr(sim, name)
-        sigma = np.hypot(getattr(sim, f"{name}_sem"), getattr(dmft, f"{name}_err"))
+        sigma = np.hypot(getattr(sim, f"{name}_err"), getattr(dmft, f"{name}_err"))
         allowance = FINITE_D_COEFFICIENT / D * (np.abs(theory) if relative else 1.0)
         excess = np.abs(theory - measured) - (4 * sigma + allowance)
         worst = int(np.argmax(excess))

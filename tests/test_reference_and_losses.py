@@ -8,7 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import quaddmft as qd
-from quaddmft._exact import marchenko_pastur_square_loss
+from quaddmft.references import marchenko_pastur_square_loss
 from quaddmft._loss import ACT_DOOR, ACT_LINEAR
 
 

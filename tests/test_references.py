@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import quaddmft as qd
-
+from catalogue import THREE_MIXTURE
 
 def test_bayes_optimal_value_of_theory_section_6():
     assert qd.bayes_optimal_error(2.0, 0.5) == pytest.approx(0.10295, abs=5e-6)
@@ -62,7 +63,7 @@ def test_oracle_values_and_small_delta():
 
 def test_finite_d_start():
     three = qd.ThreeCluster(alpha=2.0, delta=0.05, L=0.7)
-    p = qd.Problem(three, R=1.0, m0="finite-d", m0_d=500)
+    p = qd.Problem(three, R=1.0, m0=qd.FiniteDStart(500))
     assert p.m0 == pytest.approx(math.sqrt(2.0 / (math.pi * 500)), rel=1e-15)
     assert p.m0 == qd.finite_d_m0(1.0, 500)
     assert p.params()["m0_d"] == 500 and p.params()["m0"] == p.m0
@@ -70,24 +71,33 @@ def test_finite_d_start():
     random_start = dataclasses.replace(p, m0=0.0, m0_d=None)
     assert random_start.m0 == 0.0 and "m0_d" not in random_start.params()
     assert "m0_d" not in qd.Problem(three, m0=0.2).params()
+    # The older spelling still gives the same problem, with a warning.
+    with pytest.warns(DeprecationWarning, match="FiniteDStart"):
+        old = qd.Problem(three, R=1.0, m0="finite-d", m0_d=500)
+    assert old == p
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"m0": "finite-d"}, "needs m0_d"),
-    ({"m0": "finite", "m0_d": 100}, "'finite-d'"),
-    ({"m0": "finite-d", "m0_d": 0}, "m0_d"),
-    ({"m0": "finite-d", "m0_d": 10.5}, "m0_d"),
-    ({"m0": 0.3, "m0_d": 100}, "sqrt"),
+@pytest.mark.parametrize("build, match", [
+    (lambda: qd.FiniteDStart(0), r"\bd\b"),
+    (lambda: qd.FiniteDStart(10.5), r"\bd\b"),
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0=qd.FiniteDStart(100), m0_d=200), "disagree"),
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0="finite", m0_d=100), "FiniteDStart"),
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0=0.3, m0_d=100), "sqrt"),
+    # the older spelling
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0="finite-d"), "needs m0_d"),
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0="finite-d", m0_d=0), "m0_d"),
+    (lambda: qd.Problem(THREE_MIXTURE, R=1.0, m0="finite-d", m0_d=10.5), "m0_d"),
 ])
-def test_finite_d_start_bad_input(kwargs, match):
-    with pytest.raises(qd.ParameterError, match=match):
-        qd.Problem(qd.ThreeCluster(alpha=2.0, delta=0.05, L=0.7), R=1.0, **kwargs)
+def test_finite_d_start_bad_input(build, match):
+    with pytest.raises(qd.ParameterError, match=match), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the older spelling warns first
+        build()
 
 
 def test_finite_d_start_moves_the_three_cluster_dmft_off_the_plateau():
     three = qd.ThreeCluster(alpha=2.0, delta=0.05, L=0.7)
     rule = qd.QMC(n_points=16, n_h0=2, n_replicates=2)
-    res = qd.solve(qd.Problem(three, R=1.0, m0="finite-d", m0_d=500), eta=0.2, t_max=6.0, rule=rule)
+    res = qd.solve(qd.Problem(three, R=1.0, m0=qd.FiniteDStart(500)), eta=0.2, t_max=6.0, rule=rule)
     assert res.params["m0"] == qd.finite_d_m0(1.0, 500) or res.m[0] == qd.finite_d_m0(1.0, 500)
     assert np.all(np.isfinite(res.m)) and res.m[-1] > 10 * res.m[0]
     assert res.gen_error[-1] < 0.4

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import quaddmft as qd
 from quaddmft import statics
-from quaddmft._exact import first_step_gen_error
+from quaddmft.references import bayes_optimal_error
 from strategies import alphas, deltas
 
 FINITE_D_COEFFICIENT = 4.0
@@ -56,7 +56,7 @@ def test_saddle_point_is_a_fixed_point_and_sane(alpha, delta, lam):
     assert sp.m > 0 and sp.q >= sp.m**2 and sp.V > 0
     assert 0 < sp.gen_error < 0.5
     # Never better than Bayes-optimal (the first GD step from w = 0, THEORY section 6).
-    assert sp.gen_error >= first_step_gen_error(alpha, delta) - 1e-12
+    assert sp.gen_error >= bayes_optimal_error(alpha, delta) - 1e-12
     # A stronger ridge shrinks the weights.
     assert statics.saddle_point(alpha, delta, 2 * lam).q < sp.q
 
@@ -65,7 +65,7 @@ def test_saddle_point_reduces_to_hebbian_at_large_ridge():
     """lambda -> infinity: w ~ (1/lambda) sum_mu y_mu x_mu l'(0) ... the Hebbian (Bayes) direction."""
     alpha, delta = 2.0, 0.5
     sp = statics.saddle_point(alpha, delta, 1e4)
-    assert abs(sp.gen_error - first_step_gen_error(alpha, delta)) < 1e-6
+    assert abs(sp.gen_error - bayes_optimal_error(alpha, delta)) < 1e-6
 
 
 @pytest.mark.parametrize("kwargs, name", [

@@ -1,9 +1,12 @@
-"""Shared machinery of the figure scripts fig2.py-fig4.py: curves, cache, panels, JSON records.
+"""Shared machinery of the figure scripts fig1.py-fig4.py: curves, cache, runs, JSON records.
 
 A figure is a list of ``Curve`` objects (one DMFT solve and, optionally, one finite-d simulation
-each). ``compute`` runs or loads them, ``draw_panel`` plots one panel (DMFT line with a +-2 s.e.
-band, simulation symbols with +-1 s.e.m. bars, inset, dashed reference lines) and
-``write_record`` writes validation/out/figN.json, from which report.py builds REPORT.md.
+each). ``compute`` runs or loads them and returns one row per curve, a dict with the results
+(``dmft``, ``simulation``) and the curve's style (``label``, ``colour``, ``style``, ``marker``):
+exactly what the package's ``quaddmft.plotting.draw_curves`` draws (DMFT line with a +-2 s.e.
+band, simulation symbols with +-1 s.e.m. bars, inset), next to ``quaddmft.plotting.new_figure``
+and ``reference_line``. ``run_figure`` parses the common options, computes, lets the script draw
+and ``write_record`` writes validation/out/figN.json, from which report.py builds REPORT.md.
 
 Cache: every solve/simulation is stored in validation/_cache/ as npz (``res.save``/``qd.load``),
 keyed by a hash of its parameters only (problem, schedule, eta, t_max, rule or d/seeds/seed).
@@ -32,7 +35,6 @@ if str(HERE.parent) not in sys.path:
 import numpy as np  # noqa: E402
 
 import quaddmft as qd  # noqa: E402
-from quaddmft._errors import ParameterError  # noqa: E402
 
 CACHE = HERE / "_cache"
 OUT = HERE / "out"
@@ -43,7 +45,7 @@ COLORS = ("C0", "C1", "C2", "C3", "C4", "C5")
 class Curve:
     """One curve of a panel: the DMFT of ``problem`` and a simulation of its random start.
 
-    ``problem`` is what the DMFT solves (for three clusters m0 = 'finite-d' at ``d``); the
+    ``problem`` is what the DMFT solves (for three clusters m0 = ``qd.FiniteDStart(d)``); the
     simulation runs ``sim_problem`` (m0 = 0, a random start w(0) ~ N(0, R I_d)).
     """
 
@@ -74,6 +76,11 @@ class Curve:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
                 "d": self.d, "seeds": self.seeds, "seed": self.seed}
+
+    def appearance(self) -> dict:
+        """The keys of a ``quaddmft.plotting.draw_curves`` row that style this curve."""
+        return {"label": self.label, "colour": self.colour, "style": self.style,
+                "marker": self.marker}
 
 
 _MISSING = object()
@@ -155,10 +162,14 @@ def rule_text(r: qd.QMC) -> str:
 
 
 def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> list[dict]:
-    """Run or load every curve; print one line per job (with its wall time) on stderr."""
+    """Run or load every curve; print one line per job (with its wall time) on stderr.
+
+    Returns one row per curve (a row of ``quaddmft.plotting.draw_curves``): ``curve``, its
+    appearance (``Curve.appearance``), ``dmft`` and, when the curve has seeds, ``simulation``.
+    """
     rows = []
     for i, cv in enumerate(curves, 1):
-        row = {"curve": cv}
+        row = {"curve": cv, **cv.appearance()}
         jobs = [("dmft", cv.dmft_key(),
                  lambda cv=cv: qd.solve(cv.problem, cv.schedule, eta=cv.eta, t_max=cv.t_max,
                                         rule=cv.rule, progress=progress))]
@@ -180,59 +191,9 @@ def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> lis
     return rows
 
 
-def draw_panel(ax, inset, rows, *, inset_kind="train_accuracy", symbols=25, sim_bars=True):
-    """DMFT lines (+-2 s.e. band) and simulation symbols (+-1 s.e.m.) of the rows on ax/inset."""
-    for row in rows:
-        cv = row["curve"]
-        res = row["dmft"]
-        ax.plot(res.t, res.gen_error, color=cv.colour, ls=cv.style, lw=1.4, label=cv.label)
-        ax.fill_between(res.t, res.gen_error - 2 * res.gen_error_err,
-                        res.gen_error + 2 * res.gen_error_err, color=cv.colour, alpha=0.25, lw=0)
-        y, yerr = _inset_dmft(res, inset_kind)
-        inset.plot(res.t, y, color=cv.colour, ls=cv.style, lw=1.1)
-        inset.fill_between(res.t, y - 2 * yerr, y + 2 * yerr, color=cv.colour, alpha=0.25, lw=0)
-        sim = row.get("simulation")
-        if sim is not None:
-            every = max(1, round(sim.t.size / symbols))
-            sl = slice(0, None, every)
-            ax.errorbar(sim.t[sl], sim.gen_error[sl],
-                        yerr=sim.gen_error_sem[sl] if sim_bars else None, fmt=cv.marker, ms=3.5,
-                        mfc="none", color=cv.colour, capsize=2, lw=0.7)
-            ys, ysem = _inset_sim(sim, inset_kind)
-            inset.errorbar(sim.t[sl], ys[sl], yerr=ysem[sl] if sim_bars else None,
-                           fmt=cv.marker, ms=2.2, mfc="none", color=cv.colour, lw=0.5)
-    inset.set_xlabel("t", fontsize=7)
-    inset.set_ylabel({"train_accuracy": "train accuracy", "C": "C(t,t) = |w|²/d"}[inset_kind],
-                     fontsize=7)
-    inset.tick_params(labelsize=6)
-
-
-def _inset_dmft(res, kind):
-    if kind == "C":
-        return res.C, res.C_err
-    return res.train_accuracy, res.train_accuracy_err
-
-
-def _inset_sim(sim, kind):
-    if kind == "C":
-        return sim.C, sim.C_sem
-    return sim.train_accuracy, sim.train_accuracy_sem
-
-
-def reference_line(ax, value: float, label: str, colour="grey"):
-    ax.axhline(value, ls="--", color=colour, lw=1.0, label=f"{label} ({value:.4f})")
-
-
-def new_figure(ncols=2, figsize=(13.0, 5.4), boxes=None):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, ncols)
-    boxes = boxes or (None,) * ncols
-    insets = [ax.inset_axes(box or [0.56, 0.47, 0.41, 0.4]) for ax, box in zip(axes, boxes)]
-    return fig, axes, insets
+def panel_rows(rows: list[dict], panel: str) -> list[dict]:
+    """The rows of ``compute`` whose curve belongs to ``panel``."""
+    return [row for row in rows if row["curve"].panel == panel]
 
 
 def curve_record(row) -> dict:
@@ -290,7 +251,7 @@ def run_figure(name: str, curves_fn, draw_fn, argv, description, *, seeds, t_max
     try:
         curves = curves_fn(args)
         rows = compute(curves, Cache(CACHE, not args.no_cache, args.fresh), args.progress, name)
-    except ParameterError as exc:
+    except qd.ParameterError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 2
     png = args.out / f"{name}.png"

@@ -20,8 +20,10 @@ import sys
 
 import _common as c
 import quaddmft as qd
+from quaddmft import plotting
 
 ALPHA, DELTA, L, ETA, R, D = 3.0, 0.05, 0.7, 0.2, 0.01, 5000
+SEEDS, T_MAX = 4, 30.0  # defaults of --seeds and --t-max
 
 
 def curves(args):
@@ -34,7 +36,7 @@ def curves(args):
     psgd_rule = c.rule(n_points=args.psgd_points, seed=args.seed)
 
     def add(panel, label, lam, schedule, colour):
-        problem = qd.Problem(three, "logistic", lam=lam, R=R, m0="finite-d", m0_d=D)
+        problem = qd.Problem(three, "logistic", lam=lam, R=R, m0=qd.FiniteDStart(D))
         r = rule if isinstance(schedule, qd.FullBatch) else psgd_rule
         out.append(c.Curve(panel, label, problem, schedule, ETA, args.t_max, r, D, args.seeds,
                            colour=colour, seed=args.seed))
@@ -42,18 +44,18 @@ def curves(args):
     add("left", "GD, λ = 0.1", 0.1, qd.FullBatch(), "C0")
     for b, colour in ((0.3, "C1"), (0.2, "C2")):
         add("left", f"P-SGD b = 1/τ = {b:g}, λ = 0.1", 0.1,
-            qd.PersistentSGD(b, 1.0 / b, law="linear"), colour)
+            qd.PersistentSGD(b, 1.0 / b, law=qd.LinearLaw()), colour)
     for lam, colour in ((0.1, "C0"), (0.2, "C3"), (0.3, "C4")):
         add("right", f"GD, λ = {lam:g}", lam, qd.FullBatch(), colour)
     return out
 
 
 def draw(rows, args, png):
-    fig, axes, insets = c.new_figure()
+    fig, axes, insets = plotting.new_figure()
     oracle = qd.oracle_error(DELTA)
     for ax, inset, panel in zip(axes, insets, ("left", "right")):
-        c.draw_panel(ax, inset, [r for r in rows if r["curve"].panel == panel], inset_kind="C")
-        c.reference_line(ax, oracle, "oracle error")
+        plotting.draw_curves(ax, inset, c.panel_rows(rows, panel), inset_kind="C")
+        plotting.reference_line(ax, oracle, "oracle error")
         ax.set_xlabel("t")
         ax.set_xlim(0, args.t_max)
         ax.set_ylim(0.0, 0.52)
@@ -74,8 +76,8 @@ def draw(rows, args, png):
 
 
 def main(argv=None) -> int:
-    return c.run_figure("fig2", curves, draw, argv, __doc__.splitlines()[0], seeds=4, t_max=30.0,
-                        add_args=add_args)
+    return c.run_figure("fig2", curves, draw, argv, __doc__.splitlines()[0], seeds=SEEDS,
+                        t_max=T_MAX, add_args=add_args)
 
 
 def add_args(p):

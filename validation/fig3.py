@@ -22,10 +22,12 @@ import sys
 
 import _common as c
 import quaddmft as qd
+from quaddmft import plotting
 
 LEFT = dict(alpha=2.0, delta=0.05, L=0.7, eta=0.2, R=1.0)
 RIGHT = dict(alpha=2.0, delta=0.5, eta=0.2, R=0.01, b=0.3)
 DIM_COLOURS = {500: "C0", 1000: "C1", 5000: "C2", 10000: "C3"}
+SEEDS, T_MAX = 8, 30.0  # defaults of --seeds and --t-max
 
 
 def seeds_at(d: int, args) -> int:
@@ -43,18 +45,18 @@ def curves(args):
         colour = DIM_COLOURS.get(d, "k")
         for name, schedule, style, marker, r in (
                 ("GD", qd.FullBatch(), "-", "o", rule),
-                ("P-SGD b = 1/τ = 0.3", qd.PersistentSGD(0.3, 1 / 0.3, law="linear"), "--", "s",
-                 psgd_rule)):
-            problem = qd.Problem(three, "logistic", lam=0.0, R=LEFT["R"], m0="finite-d", m0_d=d)
+                ("P-SGD b = 1/τ = 0.3", qd.PersistentSGD(0.3, 1 / 0.3, law=qd.LinearLaw()), "--",
+                 "s", psgd_rule)):
+            problem = qd.Problem(three, "logistic", lam=0.0, R=LEFT["R"], m0=qd.FiniteDStart(d))
             out.append(c.Curve("left", f"{name}, d = {d}", problem, schedule, LEFT["eta"],
                                args.t_max, r, d, seeds_at(d, args), colour=colour,
                                style=style, marker=marker, seed=args.seed))
     two = qd.TwoCluster(RIGHT["alpha"], RIGHT["delta"])
     b = RIGHT["b"]
     for label, schedule, colour in (
-            ("P-SGD 1/τ = 0.15", qd.PersistentSGD(b, 1 / 0.15, law="linear"), "C0"),
-            ("P-SGD 1/τ = 0.3", qd.PersistentSGD(b, 1 / 0.3, law="linear"), "C1"),
-            ("P-SGD 1/τ = 0.6", qd.PersistentSGD(b, 1 / 0.6, law="linear"), "C2"),
+            ("P-SGD 1/τ = 0.15", qd.PersistentSGD(b, 1 / 0.15, law=qd.LinearLaw()), "C0"),
+            ("P-SGD 1/τ = 0.3", qd.PersistentSGD(b, 1 / 0.3, law=qd.LinearLaw()), "C1"),
+            ("P-SGD 1/τ = 0.6", qd.PersistentSGD(b, 1 / 0.6, law=qd.LinearLaw()), "C2"),
             ("SGD", qd.SGD(b), "C3")):
         problem = qd.Problem(two, "logistic", lam=0.0, R=RIGHT["R"])
         out.append(c.Curve("right", f"{label}, b = {b:g}", problem, schedule, RIGHT["eta"],
@@ -63,15 +65,14 @@ def curves(args):
 
 
 def draw(rows, args, png):
-    fig, axes, insets = c.new_figure(figsize=(14.0, 5.8))
+    fig, axes, insets = plotting.new_figure(figsize=(14.0, 5.8))
     oracle = qd.oracle_error(LEFT["delta"])
     bayes = qd.bayes_optimal_error(RIGHT["alpha"], RIGHT["delta"])
-    left = [r for r in rows if r["curve"].panel == "left"]
-    right = [r for r in rows if r["curve"].panel == "right"]
-    c.draw_panel(axes[0], insets[0], left)
-    c.draw_panel(axes[1], insets[1], right)
-    c.reference_line(axes[0], oracle, "oracle error")
-    c.reference_line(axes[1], bayes, "Bayes-optimal")
+    left, right = c.panel_rows(rows, "left"), c.panel_rows(rows, "right")
+    plotting.draw_curves(axes[0], insets[0], left)
+    plotting.draw_curves(axes[1], insets[1], right)
+    plotting.reference_line(axes[0], oracle, "oracle error")
+    plotting.reference_line(axes[1], bayes, "Bayes-optimal")
     for ax, inset in zip(axes, insets):
         ax.set_xlabel("t")
         ax.set_xlim(0, args.t_max)
@@ -112,8 +113,8 @@ def add_args(p):
 
 
 def main(argv=None) -> int:
-    return c.run_figure("fig3", curves, draw, argv, __doc__.splitlines()[0], seeds=8, t_max=30.0,
-                        add_args=add_args)
+    return c.run_figure("fig3", curves, draw, argv, __doc__.splitlines()[0], seeds=SEEDS,
+                        t_max=T_MAX, add_args=add_args)
 
 
 if __name__ == "__main__":

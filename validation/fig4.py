@@ -18,9 +18,11 @@ import sys
 
 import _common as c
 import quaddmft as qd
+from quaddmft import plotting
 
 LEFT = dict(alpha=2.0, delta=0.5, eta=0.2, R=(0.0, 0.01, 0.1, 1.0, 5.0), d=500)
 RIGHT = dict(alpha=3.0, delta=0.1, L=0.7, eta=0.1, R=(0.01, 0.5, 5.0), d=1000)
+SEEDS, T_MAX = 8, 40.0  # defaults of --seeds and --t-max
 
 
 def curves(args):
@@ -34,7 +36,7 @@ def curves(args):
                            seed=args.seed))
     three = qd.ThreeCluster(RIGHT["alpha"], RIGHT["delta"], RIGHT["L"])
     for R, colour in zip(RIGHT["R"], c.COLORS):
-        problem = qd.Problem(three, "logistic", lam=0.0, R=R, m0="finite-d", m0_d=RIGHT["d"])
+        problem = qd.Problem(three, "logistic", lam=0.0, R=R, m0=qd.FiniteDStart(RIGHT["d"]))
         out.append(c.Curve("right", f"R = {R:g} (m0 = {problem.m0:.4f})", problem,
                            qd.FullBatch(), RIGHT["eta"], args.t_max_right, rule, RIGHT["d"],
                            args.seeds, colour=colour, seed=args.seed))
@@ -43,13 +45,13 @@ def curves(args):
 
 def draw(rows, args, png):
     # left: the curves fill the upper half, so its inset goes to the lower right
-    fig, axes, insets = c.new_figure(boxes=([0.56, 0.07, 0.41, 0.33], None))
+    fig, axes, insets = plotting.new_figure(boxes=([0.56, 0.07, 0.41, 0.33], None))
     bayes = qd.bayes_optimal_error(LEFT["alpha"], LEFT["delta"])
     oracle = qd.oracle_error(RIGHT["delta"])
-    c.draw_panel(axes[0], insets[0], [r for r in rows if r["curve"].panel == "left"])
-    c.draw_panel(axes[1], insets[1], [r for r in rows if r["curve"].panel == "right"])
-    c.reference_line(axes[0], bayes, "Bayes-optimal")
-    c.reference_line(axes[1], oracle, "oracle error")
+    plotting.draw_curves(axes[0], insets[0], c.panel_rows(rows, "left"))
+    plotting.draw_curves(axes[1], insets[1], c.panel_rows(rows, "right"))
+    plotting.reference_line(axes[0], bayes, "Bayes-optimal")
+    plotting.reference_line(axes[1], oracle, "oracle error")
     axes[0].set_xlim(0, args.t_max)
     insets[0].set_xlim(0, args.t_max)
     axes[1].set_xlim(0, args.t_max_right)
@@ -81,8 +83,8 @@ def add_args(p):
 
 
 def main(argv=None) -> int:
-    return c.run_figure("fig4", curves, draw, argv, __doc__.splitlines()[0], seeds=8, t_max=40.0,
-                        add_args=add_args)
+    return c.run_figure("fig4", curves, draw, argv, __doc__.splitlines()[0], seeds=SEEDS,
+                        t_max=T_MAX, add_args=add_args)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def main():
         diff = np.abs(np.array(dmft["gen_error"]) - sim.gen_error)
         k = int(np.argmax(diff))
         row = {**case, "sup_abs_diff": float(diff.max()), "at_t": float(sim.t[k]),
-               "sim_sem_there": float(sim.gen_error_sem[k]), "dmft_err_there": float(dmft["gen_error_err"][k]),
+               "sim_sem_there": float(sim.gen_error_err[k]), "dmft_err_there": float(dmft["gen_error_err"][k]),
                "dmft_time_s": t_dmft, "sim_time_s": t_sim}
         rows.append(row)
         print(json.dumps(row), flush=True)

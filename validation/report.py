@@ -58,7 +58,7 @@ def row_numbers(curve: dict) -> dict:
     e_d = np.asarray(dm["gen_error"])[:n]
     s_d = np.asarray(dm["gen_error_err"])[:n]
     e_s = np.asarray(sim["gen_error"])[:n]
-    s_s = np.asarray(sim["gen_error_sem"])[:n]
+    s_s = np.asarray(sim.get("gen_error_err", sim.get("gen_error_sem")))[:n]  # *_sem: older JSON
     diff = np.abs(e_d - e_s)
     i = int(np.argmax(diff))
     sigma = np.sqrt(s_s**2 + s_d**2)

@@ -3,9 +3,10 @@
     python validation/rule_check.py fig4 --points 512
 Prints, for each curve, sup_t |DMFT(128 points) - DMFT(N points)|, the final errors and the
 simulation's final value, so that a disagreement can be attributed to the quadrature or to d.
-Results are cached like the figures' own runs.
+Results are cached like the figures' own runs (the figure's curves are run first if they are not).
 """
 import argparse
+import dataclasses
 import sys
 
 import numpy as np
@@ -23,7 +24,7 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", default=None, help="labels to refine (default: GD curves)")
     args = p.parse_args(argv)
     module = {"fig3": fig3, "fig4": fig4}[args.figure]
-    fargs = c.parser("", 8, 40.0)
+    fargs = c.parser("", module.SEEDS, module.T_MAX)  # the figure's defaults: its cache keys
     if hasattr(module, "add_args"):
         module.add_args(fargs)
     fargs = fargs.parse_args([])
@@ -33,22 +34,21 @@ def main(argv=None):
             continue
         if args.only and cv.label not in args.only:
             continue
-        base, _ = cache.get_or_run(cv.dmft_key(), lambda: None)
-        sim, _ = cache.get_or_run(cv.sim_key(), lambda: None)
-        fine_cv = c.Curve(**{**cv.__dict__, "rule": c.rule(n_points=args.points,
-                                                          n_replicates=args.replicates)})
-        fine, cached = cache.get_or_run(fine_cv.dmft_key(), lambda: c.qd.solve(
-            fine_cv.problem, fine_cv.schedule, eta=fine_cv.eta, t_max=fine_cv.t_max,
-            rule=fine_cv.rule, progress=True))
+        # the figure's own runs (cached by the figure script; run here if they are not)
+        (row,) = c.compute([cv], cache, True, "rule_check")
+        base, sim = row["dmft"], row["simulation"]
+        fine_cv = dataclasses.replace(cv, seeds=0, rule=c.rule(n_points=args.points,
+                                                               n_replicates=args.replicates))
+        fine = c.compute([fine_cv], cache, True, "rule_check")[0]["dmft"]
         dd = np.abs(base.gen_error - fine.gen_error)
         ds = np.abs(fine.gen_error - sim.gen_error)
-        zs = ds / np.sqrt(fine.gen_error_err**2 + sim.gen_error_sem**2 + 1e-30)
+        zs = ds / np.sqrt(fine.gen_error_err**2 + sim.gen_error_err**2 + 1e-30)
         print(f"{args.figure} {cv.label}: rule 128 vs {args.points}: sup |diff| {dd.max():.4f} "
               f"(t={base.t[dd.argmax()]:.1f}); {args.points}-pt vs sim: sup {ds.max():.4f} "
               f"(t={fine.t[ds.argmax()]:.1f}, z_max {zs.max():.1f}); final: 128-pt "
               f"{base.gen_error[-1]:.4f}±{base.gen_error_err[-1]:.4f}, {args.points}-pt "
               f"{fine.gen_error[-1]:.4f}±{fine.gen_error_err[-1]:.4f}, sim "
-              f"{sim.gen_error[-1]:.4f}±{sim.gen_error_sem[-1]:.4f}; wall {fine.wall_time:.0f} s",
+              f"{sim.gen_error[-1]:.4f}±{sim.gen_error_err[-1]:.4f}; wall {fine.wall_time:.0f} s",
               flush=True)
 
 

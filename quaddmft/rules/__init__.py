@@ -4,20 +4,22 @@
   approach); replicates give a standard error.
 * ``QMC`` (``qmc.py``): exact sum over c, Gauss-Hermite over h0, scrambled Sobol' over h(0), the
   innovations of xi and the selection uniforms; replicates give a standard error.
-* ``Quadrature`` (``quadrature.py``): Karhunen-Loeve modes of M_C on a sparse Gauss-Hermite
-  grid, exact or low-discrepancy selection paths; a refinement indicator.
+* ``Quadrature`` (``quadrature.py``, the default): deterministic, on a ladder of resolutions --
+  Karhunen-Loeve modes of C_perp on a sparse Gauss-Hermite grid (full-batch GD, short horizons
+  with every selection path), or one fixed Sobol' set; its error is estimated by refinement.
 
 ``RULES`` maps the names of the command line and TOML files to the classes; ``rule_from_params``
 rebuilds a rule from the ``params()`` stored in a result.
 """
 
-from ._base import AveragingRule, ErrorKind, ModalRule, NodeSet, SampledRule
+from .._errors import ErrorKind
+from ._base import AveragingRule, NodeSet, RefinedRule, SampledRule
 from .montecarlo import MonteCarlo
 from .qmc import QMC
-from .quadrature import Quadrature
+from .quadrature import Quadrature, Resolution
 
-__all__ = ["AveragingRule", "SampledRule", "ModalRule", "NodeSet", "ErrorKind", "MonteCarlo",
-           "QMC", "Quadrature", "RULES", "rule_from_params"]
+__all__ = ["AveragingRule", "SampledRule", "RefinedRule", "NodeSet", "ErrorKind", "MonteCarlo",
+           "QMC", "Quadrature", "Resolution", "RULES", "rule_from_params"]
 
 RULES = {"qmc": QMC, "montecarlo": MonteCarlo, "quadrature": Quadrature}
 
@@ -29,7 +31,7 @@ def rule_from_params(params: dict) -> AveragingRule:
     Examples
     --------
     >>> import quaddmft as qd
-    >>> rule = qd.Quadrature(level=3, accuracy_rule=qd.QMC(n_points=64))
+    >>> rule = qd.Quadrature(tolerance=1e-6, ladder=(qd.Resolution(level=2), qd.Resolution(level=3)))
     >>> rule_from_params(rule.params()) == rule
     True
     """
@@ -42,5 +44,9 @@ def rule_from_params(params: dict) -> AveragingRule:
     for f in dataclasses.fields(cls):
         if f.name in params:
             value = params[f.name]
-            kwargs[f.name] = rule_from_params(value) if isinstance(value, dict) else value
+            if isinstance(value, dict):
+                value = rule_from_params(value)
+            elif f.name == "ladder" and value is not None:
+                value = tuple(Resolution(**r) for r in value)
+            kwargs[f.name] = value
     return cls(**kwargs)

@@ -5,17 +5,19 @@ projection h0 ~ N(0, 1) of its noise on v, the initial field h(0) ~ N(0, R), the
 dynamical noise xi ~ GP(0, M_C), and the selection path. A rule discretises the average <.> over
 it by weighted nodes (``NodeSet``). Gaussian variables are passed as standard coordinates:
 ``h_init`` (h(0) = sqrt(R) h_init) and ``innovations``, which give xi through the causal
-Cholesky factor of M_C (built by the sweep) or, when the node set carries a ``noise_basis`` B,
-through xi = B innovations (Karhunen-Loeve coordinates). Selection paths come from uniforms
-through the law shared with the simulator (``_selection.sample_paths``) or are enumerated.
+Cholesky factor of M_C (built by the sweep) or, when the node set carries an ``htilde_basis``
+U, give htilde = U innovations directly (Karhunen-Loeve coordinates of C_perp). Selection
+paths come from uniforms through the law shared with the simulator (``_selection.sample_paths``)
+or are enumerated.
 
 Two families, which the solver (``_solver.solve``) drives differently:
 
+* ``RefinedRule``: deterministic node sets on a ladder of resolutions, coarse to fine (nodes
+  over KL coordinates of a C_perp the solver supplies, solved by a fixed-point iteration over
+  the whole horizon, or causal innovations, one sweep); ``*_err`` comes from refinement, the
+  difference between a rung and the one before.
 * ``SampledRule``: independent randomised replicates (``parts`` are their generators), one causal
   sweep each; the result is their mean and ``*_err`` one standard error of it.
-* ``ModalRule``: nodes over Karhunen-Loeve coordinates of a covariance the solver supplies,
-  solved by a fixed-point iteration over the whole horizon; ``*_err`` comes from refinement
-  (the differences with the rule's ``coarser`` variants).
 
 A rule never runs a sweep itself.
 """
@@ -25,20 +27,13 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from scipy.special import ndtri
 
-__all__ = ["NodeSet", "AveragingRule", "SampledRule", "ModalRule", "ErrorKind",
-           "normals_from_uniforms"]
+from .._errors import ErrorKind
 
-
-class ErrorKind(str, Enum):
-    """What the ``*_err`` arrays of a result mean."""
-
-    STANDARD_ERROR = "standard error"  # spread of independent replicates (or seeds) / sqrt(n)
-    REFINEMENT = "refinement"  # |fine - coarser| of a deterministic rule (sup-norm estimate)
+__all__ = ["NodeSet", "AveragingRule", "SampledRule", "RefinedRule", "normals_from_uniforms"]
 
 
 @dataclass(frozen=True)
@@ -58,9 +53,14 @@ class NodeSet:
     # (``_observables.interpolated_accuracy``). None: a plain weighted mean of the per-node values.
     h0_basis: np.ndarray | None = None
     n_inner: int = 0
-    # xi = noise_basis @ innovations with a fixed (K, n_cols) basis (KL modes); None: the causal
-    # Cholesky factor of the M_C being built (innovations are i.i.d. standard normals).
-    noise_basis: np.ndarray | None = None
+    # The Gauss-Hermite h0 nodes of that layout: the training accuracy of nodes whose r(k) has no
+    # Gaussian part left to Rao-Blackwellise is integrated across h0 exactly, through the
+    # crossings of the interpolant (``_observables.interpolated_accuracy``).
+    h0_nodes: np.ndarray | None = None
+    # htilde(k) = sum_i htilde_basis[k, i] innovations[:, i] with a fixed (K+1, n_cols) basis (KL
+    # modes of C_perp); None: xi by the causal Cholesky factor of the M_C being built
+    # (innovations are i.i.d. standard normals) and htilde by eq. 3.2.
+    htilde_basis: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -83,6 +83,17 @@ class AveragingRule(ABC):
     name = "abstract"
     error_kind: ErrorKind
 
+    def cost(self, problem, chain, K: int) -> tuple[int, int]:
+        """(nodes of the largest node set, node-sweeps in all) of a solve, for the resource
+        estimate made before it starts (``_resources.check_solve``); (0, 0): unknown (a rule
+        that does not say is not checked)."""
+        return 0, 0
+
+    def held_matrices(self, chain, K: int) -> int:
+        """(K+1)^2 matrices a solve holds besides those of the sweep it is running, for the
+        memory estimate (``_resources.check_solve``)."""
+        return 0
+
     def params(self) -> dict:
         out = {"rule": self.name}
         for f in dataclasses.fields(self):
@@ -99,6 +110,12 @@ class SampledRule(AveragingRule):
     n_replicates: int
     seed: int
 
+    def held_matrices(self, chain, K: int) -> int:
+        """The kernels (``_observables.KERNELS``, six) of every replicate's sweep, kept for the
+        average (``_solver._sampled``), then their stack over the replicates (one more each) and
+        the six means."""
+        return 6 * self.n_replicates + self.n_replicates + 6
+
     def parts(self, problem, chain, K) -> list[np.random.Generator]:
         """One independent generator per replicate, reproducible from ``seed``."""
         return [np.random.default_rng(s)
@@ -109,46 +126,52 @@ class SampledRule(AveragingRule):
         """The node set of one replicate (innovations: standard normals, causal)."""
 
 
-class ModalRule(AveragingRule):
-    """Nodes over Karhunen-Loeve coordinates of a covariance of xi, supplied by the solver.
+class RefinedRule(AveragingRule):
+    """A deterministic rule solved on a ladder of resolutions, coarse to fine; ``*_err`` of a
+    rung is estimated from its difference with the rung before (``estimate``).
 
-    Subclasses give: ``start_rule`` (a SampledRule whose causal sweep gives the first
-    covariance), ``observer`` (a SampledRule for the training accuracy, or None), ``fixed_point``
-    (tol, max_iter, anderson of ``_fixed_point.anderson``), and the methods below.
+    The solver asks ``rungs(chain, K)`` for the resolutions to try, ``modal(chain, K)`` whether
+    the nodes of a rung are KL coordinates of C_perp (solved by a fixed-point iteration over the
+    whole horizon, ``nodes(..., covariance=C_perp)``) or causal innovations (one sweep), and
+    ``accepts`` whether an estimate ends the ladder.
     """
 
     error_kind = ErrorKind.REFINEMENT
 
-    @abstractmethod
-    def parts(self, problem, chain, K) -> tuple[list, bool]:
-        """The independent parts averaged by the solver (e.g. sets of selection paths with their
-        weights) and whether they are random samples (their spread then adds a standard error)."""
+    def held_matrices(self, chain, K: int) -> int:
+        """The kernels (six) of every rung solved, kept for the error estimate
+        (``_solver._refined``); for modal rungs also the fixed point's state
+        (``_fixed_point.anderson``: depth + 1 iterates and residuals, their 2 depth
+        differences, the depth columns of their sum and lstsq's copy, and about five
+        temporaries) and the covariance carried from rung to rung."""
+        held = 6 * len(self.rungs(chain, K))
+        if self.modal(chain, K):
+            depth = getattr(self, "anderson", 0)  # the rule's Anderson depth, if it has one
+            held += 2 * (depth + 1) + 4 * depth + 5 + 1
+        return held
 
     @abstractmethod
-    def modes(self, covariance: np.ndarray, K: int):
-        """Karhunen-Loeve modes (``_quadrature.KLModes``) of the covariance of xi(0..K-1)."""
+    def rungs(self, chain, K: int) -> tuple:
+        """The resolutions to solve, coarse to fine."""
 
     @abstractmethod
-    def nodes(self, problem, chain, K: int, part, modes) -> NodeSet:
-        """The node set of one part over the coordinates of ``modes``."""
+    def modal(self, chain, K: int) -> bool:
+        """Whether the nodes carry KL coordinates of C_perp (fixed point) or causal innovations."""
 
     @abstractmethod
-    def coarser(self) -> tuple["ModalRule", ...]:
-        """Coarser variants; the refinement error is the sum of |fine - coarse| over them."""
+    def nodes(self, problem, chain, K: int, resolution, covariance=None) -> NodeSet:
+        """The node set of one rung (``covariance``: C_perp, for modal rungs)."""
 
     @abstractmethod
-    def candidates(self) -> tuple["ModalRule", ...]:
-        """Rules tried in turn (from the coarsest) until ``accepts`` their refinement error."""
+    def estimate(self, solved: list, chain, K: int) -> dict:
+        """Error estimate per curve of the last rung, from the curves of every rung solved so
+        far (coarse to fine, at least two)."""
 
     @abstractmethod
-    def accepts(self, gen_error_err) -> bool:
-        """Whether a candidate with this refinement error of gen_error (None: not computed) ends
-        the search."""
+    def accepts(self, fine: dict, errors: dict) -> bool:
+        """Whether the estimated errors meet the rule's tolerance."""
 
+    @property
     @abstractmethod
-    def search_exhausted(self, gen_error_err) -> str:
-        """The ConvergenceError message when no candidate was accepted."""
-
-    def describe(self) -> dict:
-        """The rule's resolution, recorded in every history entry."""
-        return {}
+    def target(self) -> float | None:
+        """The tolerance the ladder searches for, or None when it solves fixed rungs."""

@@ -9,14 +9,12 @@ from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two
 from .._observables import h0_interpolation_basis
-from .._quadrature import gauss_hermite, tensor_product
+from .._quadrature import SOBOL_MAX_DIMENSION, gauss_hermite, tensor_product
 from .._selection import sample_paths
 from ._base import NodeSet, SampledRule, normals_from_uniforms
 
 __all__ = ["QMC"]
 
-# scipy's Sobol' direction numbers cover this many dimensions.
-SOBOL_MAX_DIMENSION = 21201
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,11 @@ class QMC(SampledRule):
         object.__setattr__(self, "n_h0", check_int("n_h0", self.n_h0, low=1))
         object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+
+    def cost(self, problem, chain, K):
+        n_h0, n_points = (self.n_h0, self.n_points) if problem.h0_enters else (1, self.n_points * self.n_h0)
+        N = problem.mixture.reduced_clusters().c.size * n_h0 * n_points
+        return N, N * self.n_replicates
 
     def nodes(self, problem, chain, K, rng):
         clusters = problem.mixture.reduced_clusters()

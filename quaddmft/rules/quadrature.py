@@ -1,57 +1,79 @@
-r"""``Quadrature``: deterministic averaging by Karhunen-Loeve modes and sparse grids.
+r"""``Quadrature``: the deterministic default rule, solved on a ladder of resolutions.
 
-Representation (THEORY section 3): htilde(k) = P(k) h(0) + eta sum_{j<k} R(k, j) xi(j), with
-xi ~ GP(0, M_C). Given a covariance M (K x K, steps 0..K-1), xi = B zeta with B the
-Karhunen-Loeve modes of M truncated at a discarded variance fraction ``kl_tol``; the Gaussian
-coordinates (h0, h(0)/sqrt(R), zeta_1..zeta_n) are integrated by an anisotropic Smolyak grid of
-Gauss-Hermite rules: h0 and h(0) cost 1, mode i costs 1 + log10(lambda_1 / lambda_i) /
-``levels_per_decade`` (each decade of variance costs 1/levels_per_decade levels), clamped at
-level - 1 so that every kept mode is integrated at least by the 3-point rule. The sum over c is
-exact (reduced by the c -> -c symmetry). Coordinates that cannot matter are dropped: h0 when the
-data are centred and m0 = 0, h(0) when R = 0.
+Every part of the average over the effective sample (c, h0, htilde, s) is done by a fixed rule,
+so a solve is reproducible bit for bit (same inputs, same arrays, in any process and with any
+number of threads); its error is estimated by refinement: each rung of the ladder is compared
+with the rungs before, and the ladder stops when the estimate meets ``tolerance``.
 
-Selection paths: b = 1 gives one path (fully deterministic). For b < 1 and K + 1 <=
-``enumerate_up_to`` all 2^(K+1) paths are summed with their exact Markov probabilities; beyond,
-``n_paths`` scrambled Sobol' paths (a low-discrepancy set) carry the Gaussian quadrature inside,
-and ``n_path_replicates`` independent randomisations give a sampling error bar.
+**What is exact.** The sum over the clusters c (reduced by the exact c -> -c symmetry). The
+selection s(k) in the kernel rows of step k, replaced by its conditional expectation given
+s(k-1) (``_causal``). Under full-batch GD the selection altogether (s = 1). With a random
+selection on a short horizon (2^K <= ``max_enumerated_paths``), every selection path s(0..K-1)
+with its exact Markov probability.
 
-Because the modes need the whole M_C, the solver iterates (``_solver``, ``_fixed_point``): start
-from a causal ``QMC`` sweep (``start_rule``), rebuild modes and nodes from the current M_C,
-re-solve (a causal sweep with the noise basis fixed), and stop when max |Delta M_C|,
-|Delta Gamma| relative to max |M_C| is below ``tol``, with Anderson mixing of depth ``anderson``.
+**What is a deterministic rule with a refinement error.**
 
-Training accuracy: the average of a 0/1 indicator, which a sparse grid (negative weights, fixed
-nodes) integrates badly (errors of 0.1 were measured). It is therefore computed by an observer
-pass: randomized-QMC nodes (``accuracy_rule``) driven by the converged m, P, R and M_C,
-Rao-Blackwellised over the newest innovation; its ``train_accuracy_err`` is the standard error
-over the QMC randomisations.
+* h0 ~ N(0, 1): an ``n_h0``-point Gauss-Hermite rule, a tensor factor of its own (it enters as
+  m(k) sqrt(Delta) h0 with m growing: the widest and steepest Gaussian direction). The training
+  accuracy, a 0/1 step in h0, is integrated across h0 through the interpolant of r(k) in h0
+  (``_observables.interpolated_accuracy``).
+* Full-batch GD and short horizons (``modal``): htilde, a centred Gaussian process with
+  covariance C_perp (h(0) included, docs/theory.md eq. 3.11), is written on the Karhunen-Loeve
+  modes of C_perp kept until the discarded variance is below ``kl_tol`` (at most
+  ``max_modes``), whose coordinates are integrated by an isotropic Smolyak grid of
+  Gauss-Hermite rules of ``level``. The modes need the whole C_perp, so the solver iterates
+  C_perp -> sweep -> C_perp to a fixed point (Anderson mixing), each rung warm-started from the
+  one before (coarse to fine). Modes of C_perp, not of M_C: the response R filters xi, so the
+  variance of htilde, not of xi, tells which directions matter (6 modes of C_perp reach 1e-7
+  where 12 of M_C did not). The part of htilde(k) that htilde(0..k-1) leaves undetermined is
+  integrated in closed form in the accuracy (``_causal.GivenHtilde``).
+* A random selection on a longer horizon (``causal``): h(0), the innovations of xi (through the
+  causal Cholesky factor of M_C, no iteration) and the selection uniforms are integrated by one
+  fixed scrambled Sobol' point set of ``n_points`` points (the scrambling fixed by ``seed``: a
+  deterministic low-discrepancy set), its coordinates in time order h(0), s(0), z(0), s(1), ...
+  (measured: the error at 8192 points fell from 1.6e-4 to 5.7e-5, Fig. 1 P-SGD b = 0.3,
+  t <= 20, against the coordinates grouped by kind).
 
-Error indicator (``*_err`` of the other curves): |X(level) - X(level - 1)| + |X(kl_tol) -
-X(100 kl_tol)| per time (the ``coarser`` variants, each iterated from the converged kernels),
-plus (nested averaging) the standard error over path randomisations. It estimates, and does not
-rigorously bound, the error, and it is meant in sup norm over t: the difference between two
-levels crosses zero at some times, where the pointwise value understates the local error.
-Measured (Fig. 1 settings, GD, t <= 6, against level 8): sup error 1.1e-4 / 1.3e-5 / 4.9e-7 /
-1.8e-7 at levels 3 / 4 / 5 / 6, with sup indicator 2.6e-4 / 1.0e-4 / 1.4e-5 / 3.2e-7.
-With ``level="auto"`` the levels 2..``max_level`` are tried in turn until the sup over t of the
-gen_error indicator is below ``target`` (ConvergenceError at ``max_level``).
+**The error estimate.** For each curve, the absolute difference between the last rung and the
+one before, maximised over a window of +-``window`` steps (the difference of two rungs crosses
+zero at some times where the error does not). Spectral parts (modal rungs) converge fast (a
+factor 10-1000 per rung), so the estimate of a rung is essentially the error of the rung
+before: conservative. The Sobol' part and the accuracy converge like a power of n, a single
+difference is of the size of the error itself and may be smaller: their estimate is ``safety``
+times the windowed maximum of the last two differences. Coverage is measured by
+``benchmarks/coverage.py`` (docs/precision.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from itertools import product
+import itertools
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two, check_real
-from .._quadrature import KLModes, smolyak, tensor_product
+from .._observables import CURVES, h0_interpolation_basis
+from .._quadrature import (SOBOL_MAX_DIMENSION, gauss_hermite, karhunen_loeve, smolyak,
+                           smolyak_size, tensor_product)
 from .._selection import path_probability, sample_paths
-from ._base import ModalRule, NodeSet
-from .qmc import QMC
+from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
-__all__ = ["Quadrature", "FixedPointOptions"]
+__all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "PATH_LADDER",
+           "STANDARD_RUNG", "TOLERANCE_CURVES"]
+
+# Where the ladder stops without a tolerance or a resolution: {modal: rung, causal: rung}.
+STANDARD_RUNG = {True: 1, False: 2}
+
+# Sweeps of one rung's fixed point, for the cost estimate (measured 4-7 from a warm start).
+SWEEPS_PER_FIXED_POINT = 7
+
+# The curves whose estimated error the tolerance bounds. The training accuracy, a 0/1 step
+# integrated over the nodes, converges more slowly at early times (where m ~ 0 leaves it a step
+# function of the Gaussian coordinates); its error is estimated and reported the same way, but
+# it does not drive the ladder (it would multiply the cost for the one curve no reference
+# figure needs to 1e-6).
+TOLERANCE_CURVES = ("m", "C", "gen_error", "train_loss")
 
 
 @dataclass(frozen=True)
@@ -64,145 +86,257 @@ class FixedPointOptions:
 
 
 @dataclass(frozen=True)
-class Quadrature(ModalRule):
-    """Deterministic rule: KL modes of M_C x anisotropic Smolyak Gauss-Hermite grid (module docstring).
+class Resolution:
+    """One rung of the ladder: the Smolyak ``level``, ``max_modes`` and ``kl_tol`` of the KL
+    coordinates (modal rungs), the ``n_points`` of the Sobol' set (causal rungs; in a modal
+    ladder, the first causal sweep that gives the starting C_perp), and the ``n_h0``
+    Gauss-Hermite nodes of h0 (both)."""
 
-    Parameters: ``level`` (int >= 1, or "auto"), ``kl_tol`` (discarded variance fraction),
-    ``max_modes``, ``levels_per_decade``, ``tol`` (iteration), ``max_iter``, ``anderson`` (depth,
-    0 = plain Picard), ``enumerate_up_to`` (max K+1 for exact s-path enumeration), ``n_paths``,
-    ``n_path_replicates``, ``seed``, ``target`` and ``max_level`` (auto mode), ``indicator``
-    (compute the error indicator; costs two more warm-started iterations), ``accuracy_rule``
-    (the QMC rule of the training-accuracy observer pass).
+    level: int = 3
+    n_h0: int = 16
+    max_modes: int = 6
+    kl_tol: float = 1e-9
+    n_points: int = 64
+
+    def __post_init__(self):
+        object.__setattr__(self, "level", check_int("level", self.level, low=1))
+        object.__setattr__(self, "n_h0", check_int("n_h0", self.n_h0, low=1))
+        object.__setattr__(self, "max_modes", check_int("max_modes", self.max_modes, low=1))
+        object.__setattr__(self, "kl_tol", check_real("kl_tol", self.kl_tol, low=0.0, high=1.0))
+        object.__setattr__(self, "n_points", check_power_of_two("n_points", self.n_points))
+
+
+# Measured (Fig. 1 GD, docs/precision.md): sup error of gen_error at K = 50 / 250 per rung.
+MODAL_LADDER = (
+    Resolution(level=2, n_h0=8, max_modes=4, kl_tol=1e-6, n_points=64),
+    Resolution(level=3, n_h0=16, max_modes=6, kl_tol=1e-9, n_points=64),
+    Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64),
+    Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64),
+)
+PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
+
+
+@dataclass(frozen=True)
+class Quadrature(RefinedRule):
+    """Deterministic averaging with a refinement error estimate (module docstring).
+
+    Three ways to choose where the ladder stops. By default (``tolerance`` and ``resolution``
+    None) at the standard rung ``STANDARD_RUNG``: rung 1 of the modal ladder (Fig. 1 GD:
+    errors 7e-9 at t <= 10, 6e-7 at t <= 50), rung 2 of the Sobol' ladder (2048 points: ~1e-4
+    on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at the first rung whose estimated
+    error of m, C, gen_error and train_loss (``TOLERANCE_CURVES``), sup over t, is at most
+    ``tolerance`` times max(1, sup_t |curve|) (a RuntimeWarning when the last rung allowed is
+    reached first). ``resolution``: the rungs 0..``resolution`` exactly (the last one is the
+    result, the ones before give its error). ``max_resolution``: the last rung a tolerance may
+    reach (default: the whole ladder). ``ladder``: a tuple of ``Resolution`` replacing the built-in ladders (for experts;
+    used for either kind of selection). ``safety`` >= 1: the factor on the Sobol' refinement
+    difference; ``window`` >= 0: the half-width (steps) of the maximum that removes the zero
+    crossings of a difference; ``seed`` >= 0: the fixed scrambling of the Sobol' set.
+    ``fixed_point_tol``: stopping threshold of the global iteration (relative kernel change), as
+    a fraction of ``tolerance`` (of 1e-6 without one).
 
     Examples
     --------
     >>> import quaddmft as qd
-    >>> rule = qd.Quadrature(level=3)
-    >>> [r.level for r in rule.coarser()], [r.kl_tol for r in rule.coarser()]
-    ([2, 3], [1e-08, 1e-06])
+    >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
+    >>> res = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=2.0, rule=qd.Quadrature(resolution=1))
+    >>> res.error_kind.value, bool(res.gen_error_err.max() < 1e-4)
+    ('refinement', True)
     """
 
-    level: int | str = 4
-    kl_tol: float = 1e-8
-    max_modes: int = 12
-    levels_per_decade: float = 1.0
-    tol: float = 1e-10
-    max_iter: int = 80
-    anderson: int = 5
-    enumerate_up_to: int = 10
-    n_paths: int = 64
-    n_path_replicates: int = 4
+    tolerance: float | None = None
+    resolution: int | None = None
+    max_resolution: int | None = None
+    ladder: tuple | None = None
+    max_enumerated_paths: int = 64
+    safety: float = 3.0
+    window: int = 2
     seed: int = 0
-    target: float = 1e-6
-    max_level: int = 8
-    indicator: bool = True
-    accuracy_rule: QMC = QMC(n_points=128, n_h0=8, n_replicates=8)
+    fixed_point_tol: float = 1e-2
+    max_iter: int = 100
+    anderson: int = 5
     name = "quadrature"
 
     def __post_init__(self):
-        if self.level != "auto":  # the one string, resolved here at the boundary (candidates)
-            object.__setattr__(self, "level", check_int("level", self.level, low=1))
-        object.__setattr__(self, "kl_tol", check_real("kl_tol", self.kl_tol, low=0.0, high=1.0))
-        object.__setattr__(self, "max_modes", check_int("max_modes", self.max_modes, low=1))
-        object.__setattr__(self, "levels_per_decade",
-                           check_real("levels_per_decade", self.levels_per_decade, low=0.0))
-        object.__setattr__(self, "tol", check_real("tol", self.tol, low=0.0))
+        if self.tolerance is not None:
+            object.__setattr__(self, "tolerance", check_real("tolerance", self.tolerance, low=0.0))
+        if self.resolution is not None:
+            object.__setattr__(self, "resolution", check_int("resolution", self.resolution, low=1))
+        if self.max_resolution is not None:
+            object.__setattr__(self, "max_resolution",
+                               check_int("max_resolution", self.max_resolution, low=1))
+        if self.ladder is not None:
+            ladder = tuple(self.ladder)
+            if len(ladder) < 2 or not all(isinstance(r, Resolution) for r in ladder):
+                raise ParameterError(f"ladder must be at least two Resolution objects, got {self.ladder!r}")
+            object.__setattr__(self, "ladder", ladder)
+        object.__setattr__(self, "max_enumerated_paths",
+                           check_int("max_enumerated_paths", self.max_enumerated_paths, low=0))
+        object.__setattr__(self, "safety", check_real("safety", self.safety, low=1.0, low_open=False))
+        object.__setattr__(self, "window", check_int("window", self.window, low=0))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+        object.__setattr__(self, "fixed_point_tol",
+                           check_real("fixed_point_tol", self.fixed_point_tol, low=0.0, high=1.0))
         object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, low=1))
         object.__setattr__(self, "anderson", check_int("anderson", self.anderson, low=0))
-        object.__setattr__(self, "enumerate_up_to", check_int("enumerate_up_to", self.enumerate_up_to, low=0))
-        object.__setattr__(self, "n_paths", check_power_of_two("n_paths", self.n_paths))
-        object.__setattr__(self, "n_path_replicates", check_int("n_path_replicates", self.n_path_replicates, low=2))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
-        object.__setattr__(self, "target", check_real("target", self.target, low=0.0))
-        object.__setattr__(self, "max_level", check_int("max_level", self.max_level, low=2))
-        if not isinstance(self.accuracy_rule, QMC):
-            raise ParameterError(f"accuracy_rule must be a QMC rule, got {self.accuracy_rule!r}")
 
-    # ------------------------------------------------------------ for the solver
-    @property
-    def start_rule(self) -> QMC:
-        """The causal sweep that gives the first covariance of the iteration."""
-        return QMC(n_points=64, n_h0=4, n_replicates=2, seed=self.seed)
+    def params(self) -> dict:
+        out = super().params()
+        if self.ladder is not None:
+            out["ladder"] = [vars(r).copy() for r in self.ladder]
+        return out
 
-    @property
-    def observer(self) -> QMC:
-        return self.accuracy_rule
+    # ------------------------------------------------------------- the ladder
+    def modal(self, chain, K) -> bool:
+        """KL coordinates of C_perp under full-batch GD, and for short horizons whose selection
+        paths s(0..K-1) are few enough to be enumerated (s(K) never enters: row K uses its
+        conditional expectation)."""
+        return chain.deterministic or 2**K <= self.max_enumerated_paths
+
+    def rungs(self, chain, K):
+        ladder = self.ladder or (MODAL_LADDER if self.modal(chain, K) else PATH_LADDER)
+        last = len(ladder) - 1
+        if self.max_resolution is not None:
+            last = min(last, self.max_resolution)
+        if self.resolution is not None:
+            if self.resolution >= len(ladder):
+                raise ParameterError(f"resolution = {self.resolution} is outside the allowed range "
+                                     f"[1, {len(ladder) - 1}] of this ladder")
+            last = self.resolution
+        elif self.tolerance is None:
+            last = min(last, STANDARD_RUNG[self.modal(chain, K)])
+        return ladder[: last + 1]
 
     @property
     def fixed_point(self) -> FixedPointOptions:
-        return FixedPointOptions(self.tol, self.max_iter, self.anderson)
+        scale = 1e-6 if self.tolerance is None else self.tolerance
+        return FixedPointOptions(max(self.fixed_point_tol * scale, 1e-13), self.max_iter,
+                                 self.anderson)
 
-    def candidates(self):
-        if self.level == "auto":
-            return tuple(replace(self, level=level) for level in range(2, self.max_level + 1))
-        return (self,)
+    def estimate(self, solved, chain, K):
+        """Per curve: the windowed |last rung - the one before| (spectral parts: under GD, and
+        every curve but the training accuracy of modal rungs); for the parts integrated like
+        QMC (Sobol' points, and the accuracy, a 0/1 step), ``safety`` times the windowed maximum
+        of the last two differences, since a single difference of two such rungs is of the
+        size of the error itself and may be smaller."""
+        modal = self.modal(chain, K)
+        out = {}
+        for name in CURVES:
+            diffs = [np.abs(np.asarray(a[name]) - np.asarray(b[name]))
+                     for a, b in zip(solved[1:], solved[:-1])]
+            slow = not modal or name == "train_accuracy"
+            diff = np.maximum.reduce(diffs[-2:]) if slow else diffs[-1]
+            padded = np.pad(diff, self.window, mode="edge")
+            windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * self.window + 1)
+            out[name] = (self.safety if slow else 1.0) * windows.max(axis=1)
+        return out
 
-    def accepts(self, gen_error_err) -> bool:
-        if self.level != "auto":
-            return True
-        return gen_error_err is not None and gen_error_err.max() <= self.target
+    @property
+    def target(self):
+        return self.tolerance if self.resolution is None else None
 
-    def search_exhausted(self, gen_error_err) -> str:
-        return (f"quadrature level reached max_level = {self.max_level} with gen_error indicator "
-                f"{gen_error_err.max():.3g} > target = {self.target:g}")
+    def accepts(self, fine, errors) -> bool:
+        if self.target is None:
+            return False  # solve every rung up to the one asked for
+        return all(errors[name].max() <= self.tolerance * max(1.0, float(np.abs(fine[name]).max()))
+                   for name in TOLERANCE_CURVES)
 
-    def coarser(self):
-        if not self.indicator:
-            return ()
-        return (replace(self, level=max(self.level - 1, 1)),
-                replace(self, kl_tol=min(100 * self.kl_tol, 0.5)))
+    def cost(self, problem, chain, K):
+        """Every rung of the ladder (the search may stop earlier): modal rungs at
+        ``SWEEPS_PER_FIXED_POINT`` sweeps of their largest grid (``max_modes`` modes), causal
+        rungs one sweep; plus the first causal sweep of a modal ladder."""
+        clusters = problem.mixture.reduced_clusters().c.size
+        modal = self.modal(chain, K)
+        paths = 1 if chain.deterministic else 2**K
+        sizes, sweeps = [], 0
+        for resolution in self.rungs(chain, K):
+            n_h0 = resolution.n_h0 if problem.h0_enters else 1
+            if modal:
+                grid = smolyak_size(min(resolution.max_modes, K + 1), resolution.level)
+                sizes.append(clusters * n_h0 * paths * grid)
+                sweeps += SWEEPS_PER_FIXED_POINT * sizes[-1]
+            else:
+                sizes.append(clusters * n_h0 * resolution.n_points)
+                sweeps += sizes[-1]
+        return max(sizes), sweeps
 
-    def describe(self) -> dict:
-        return {"level": self.level, "kl_tol": self.kl_tol}
+    # --------------------------------------------------------------- the nodes
+    def nodes(self, problem, chain, K, resolution, covariance=None):
+        if covariance is not None:
+            return self._modal_nodes(problem, chain, K, resolution, covariance)
+        return self._causal_nodes(problem, chain, K, resolution)
 
-    def modes(self, covariance, K):
-        return KLModes(covariance[:K, :K], self.kl_tol, self.max_modes)
+    def _h0_rule(self, problem, resolution):
+        return gauss_hermite(resolution.n_h0 if problem.h0_enters else 1)
 
-    # --------------------------------------------------------------------- nodes
-    def gaussian_nodes(self, problem, modes: KLModes):
-        """Smolyak nodes over (h0, h_init, zeta): returns (h0, h_init, zeta (n, n_modes), weights)."""
-        use_h0 = problem.h0_enters
-        use_init = problem.R > 0.0
-        variances = modes.variances
-        costs = [1.0] * (use_h0 + use_init)
-        if variances.size:
-            decades = np.log10(variances[0] / np.maximum(variances, 1e-300))
-            # Clamped at level - 1 so that every kept mode gets at least the 3-point rule: a
-            # 1-point rule would silently drop the mode's variance (Gaussian moments need it).
-            costs += list(np.minimum(1.0 + decades / self.levels_per_decade, max(self.level - 1, 1)))
-        grid, weights = smolyak(costs, self.level)
-        col = 0
-        h0 = grid[:, col] if use_h0 else np.zeros(len(weights))
-        col += use_h0
-        h_init = grid[:, col] if use_init else np.zeros(len(weights))
-        col += use_init
-        return h0, h_init, grid[:, col:], weights
-
-    def nodes(self, problem, chain, K, part, modes):
-        """Product of clusters x selection paths x Gaussian grid, as one NodeSet."""
-        paths, path_weights = part
+    def _modal_nodes(self, problem, chain, K, resolution, covariance):
+        """Clusters x h0 (Gauss-Hermite) x [every selection path x Smolyak grid over the KL
+        coordinates of C_perp]."""
+        modes = karhunen_loeve(covariance, resolution.kl_tol, resolution.max_modes)
+        grid, grid_weights = smolyak([1.0] * modes.n_modes, resolution.level)
+        if chain.deterministic:
+            paths, path_prob = np.ones((1, K + 1)), np.ones(1)
+        else:
+            heads = _all_paths(K)
+            path_prob = path_probability(chain, heads)
+            keep = path_prob > 0.0
+            paths = np.concatenate([heads[keep], np.zeros((int(keep.sum()), 1))], axis=1)
+            path_prob = path_prob[keep]
         clusters = problem.mixture.reduced_clusters()
-        h0, h_init, zeta, gw = self.gaussian_nodes(problem, modes)
+        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
         weight, a = tensor_product(
             (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (path_weights, {"s": paths}),
-            (gw, {"h0": h0, "h_init": h_init, "innovations": zeta}),  # KLModes keeps >= 1 mode
+            (h0_weights, {"h0": h0_nodes}),
+            (path_prob, {"s": paths}),
+            (grid_weights, {"zeta": grid}),
+        )
+        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=np.zeros(weight.size),
+                       innovations=np.ascontiguousarray(a["zeta"]), s=np.ascontiguousarray(a["s"]),
+                       h0_basis=h0_interpolation_basis(h0_nodes),
+                       n_inner=path_prob.size * grid_weights.size, h0_nodes=h0_nodes,
+                       htilde_basis=modes.B)
+
+    def _causal_nodes(self, problem, chain, K, resolution):
+        """Clusters x h0 (Gauss-Hermite) x one fixed Sobol' point set over (h(0), the innovations
+        of xi in time order, the selection uniforms), as in ``QMC`` but deterministic: one
+        scrambling, fixed by ``seed``."""
+        n = resolution.n_points
+        stochastic = not chain.deterministic
+        # Antithetic pairs for mixtures with the w -> -w symmetry (see QMC): the node set is then
+        # exactly symmetric and does not kick the symmetric state m = 0 itself.
+        antithetic = problem.mixture.w_sign_symmetric
+        n_sobol = n // 2 if antithetic else n
+        dim = 1 + K + (K + 1 if stochastic else 0)
+        if dim > SOBOL_MAX_DIMENSION:
+            raise ParameterError(f"the horizon K = {K} needs {dim} Sobol' dimensions, more than the "
+                                 f"{SOBOL_MAX_DIMENSION} scipy provides; use a shorter horizon")
+        sobol = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(self.seed)).random(n_sobol)
+        if stochastic:
+            # Coordinates in time order: h(0), s(0), z(0), s(1), z(1), ...: the early variables,
+            # which every later step depends on, on the best-distributed coordinates.
+            gauss_cols = np.concatenate([[0], 2 + 2 * np.arange(K)])
+            path_cols = 1 + 2 * np.arange(K + 1)
+            normals = normals_from_uniforms(sobol[:, gauss_cols])
+            uniforms = sobol[:, path_cols]
+        else:
+            normals = normals_from_uniforms(sobol[:, : 1 + K])
+            uniforms = np.empty((n_sobol, K + 1))
+        if antithetic:
+            normals = np.concatenate([normals, -normals])
+            uniforms = np.concatenate([uniforms, uniforms])
+        paths = sample_paths(chain, uniforms)
+        clusters = problem.mixture.reduced_clusters()
+        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
+        weight, a = tensor_product(
+            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
+            (h0_weights, {"h0": h0_nodes}),
+            (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-                       innovations=np.ascontiguousarray(a["innovations"]),
-                       s=np.ascontiguousarray(a["s"]), noise_basis=modes.B)
+                       innovations=a["innovations"], s=a["s"],
+                       h0_basis=h0_interpolation_basis(h0_nodes), n_inner=n, h0_nodes=h0_nodes)
 
-    def parts(self, problem, chain, K):
-        """[(paths, weights)] per path replicate, and whether they carry sampling error."""
-        if chain.deterministic:
-            return [(np.ones((1, K + 1)), np.ones(1))], False
-        if K + 1 <= self.enumerate_up_to:
-            paths = np.array(list(product((0.0, 1.0), repeat=K + 1)))
-            prob = path_probability(chain, paths)
-            keep = prob > 0.0
-            return [(paths[keep], prob[keep])], False
-        sets = []
-        for ss in np.random.SeedSequence(self.seed).spawn(self.n_path_replicates):
-            u = qmc.Sobol(d=K + 1, scramble=True, seed=np.random.default_rng(ss)).random(self.n_paths)
-            sets.append((sample_paths(chain, u), np.full(self.n_paths, 1.0 / self.n_paths)))
-        return sets, True
+
+def _all_paths(n: int) -> np.ndarray:
+    """The 2^n binary sequences of length n, shape (2^n, n), as floats."""
+    return np.array(list(itertools.product((0.0, 1.0), repeat=n)), dtype=float).reshape(2**n, n)
