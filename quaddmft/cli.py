@@ -47,10 +47,12 @@ def _problem_options(common: argparse.ArgumentParser) -> None:
     g.add_argument("--tau", type=float, help="Persistent-SGD persistence time > 0 "
                                              "(default 1/0.6)")
     g.add_argument("--inv-tau", type=float, help="persistence rate 1/tau > 0, instead of --tau")
-    g.add_argument("--law", metavar="linear|exact",
+    g.add_argument("--law", metavar="linear|exact|linear-clipped",
                    help="Persistent-SGD per-step law: the paper's linear law (needs "
-                        "tau >= eta*max(1, (1-b)/b)) or the exact one-step law of the "
-                        "continuous-time chain (default linear)")
+                        "tau >= eta*max(1, (1-b)/b)), the exact one-step law of the "
+                        "continuous-time chain, or the linear law with its probabilities "
+                        "clipped to [0, 1] (what a direct simulation of the paper's update "
+                        "does) (default linear)")
 
 
 def _io_options(common: argparse.ArgumentParser) -> None:

@@ -172,3 +172,25 @@ def test_quadrature_rule_from_the_command_line(tmp_path, capsys):
     assert data["error_kind"] == "refinement"
     # First GD step from w = 0 is the Bayes-optimal error, exactly.
     assert abs(data["gen_error"][1] - qd.bayes_optimal_error(2.0, 0.5)) < 1e-9
+
+
+def test_every_law_from_the_command_line(tmp_path, capsys):
+    """--law accepts every name of qd.LAWS and gives the library's solve with that law (b = 0.1,
+    where the linear law is invalid: linear exits 2, exact and linear-clipped run and differ)."""
+    finals = {}
+    for name, law in qd.LAWS.items():
+        js = tmp_path / f"{name}.json"
+        code, out, err = run(["solve", *TINY_SOLVE, "--b", "0.1", "--law", name, "--json", js,
+                              "--no-progress"], capsys)
+        if name == "linear":
+            assert code == 2 and "tau" in err and not js.exists()
+            continue
+        assert code == 0, err
+        data = json.loads(js.read_text())
+        assert data["params"]["law"] == name
+        direct = qd.solve(qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01),
+                          qd.PersistentSGD(b=0.1, tau=1 / 0.6, law=law), eta=0.2, t_max=0.6,
+                          rule=qd.Quadrature(resolution=1))
+        np.testing.assert_array_equal(direct.gen_error, data["gen_error"])
+        finals[name] = data["gen_error"][-1]
+    assert finals["exact"] != finals["linear-clipped"]

@@ -1,4 +1,5 @@
-"""Run every figure script (fig1-fig4) and the example sweeps (sweep), then write validation/REPORT.md.
+"""Run every figure script (fig1-fig4), compare_rules.py and the example sweeps (sweep), then
+write validation/REPORT.md.
 
     python -m validation            # all figures with their defaults (cached runs are reused)
     python -m validation fig2 sweep # some of them
@@ -32,6 +33,8 @@ def main(argv=None) -> int:
         print(f"validation: {name} exit {code} after {time.perf_counter() - start:.0f} s",
               file=sys.stderr)
         status = status or code
+    # The old-vs-new and capped-vs-whole comparisons (REPORT.md sections), then the report.
+    status = status or importlib.import_module("compare_rules").main([])
     status = status or importlib.import_module("report").main([])
     return status
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 import numpy as np  # noqa: E402
 
 import quaddmft as qd  # noqa: E402
+from quaddmft._io import atomic_write  # noqa: E402
 from quaddmft._sweep_grid import read_sweep_config  # noqa: E402
 from quaddmft._sweep_run import run_sweep  # noqa: E402
 
@@ -164,7 +165,8 @@ def main(argv=None) -> int:
             "workers": (args.workers or "cores") if computed_now else previous.get("workers"),
         }
     record["bayes_optimal"] = qd.bayes_optimal_error(2.0, 0.5)
-    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    with atomic_write(record_path, "w") as fh:
+        fh.write(json.dumps(record, indent=1) + "\n")
     print(f"sweep: wrote {record_path}", file=sys.stderr)
     return status
 
