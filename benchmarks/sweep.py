@@ -60,7 +60,7 @@ def serial(problem, rule, t_max):
     return out
 
 
-def main(argv=None) -> int:
+def arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rule", choices=("default", "qmc"), default="default",
@@ -78,12 +78,49 @@ def main(argv=None) -> int:
     parser.add_argument("--target", type=float, default=1.7,
                         help="the issue's speed-up target, serial / sweep with start-up")
     parser.add_argument("--out", default="benchmarks/sweep.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+
+def time_serial(problem, rule, t_max):
+    """The 16 solves in a loop with one numba thread: (results, wall s, CPU s)."""
     import numba
+
+    default_threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        results = serial(problem, rule, t_max)
+        return results, time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        numba.set_num_threads(default_threads)
+
+
+def time_sweep(grid, workers):
+    """Start a LocalCluster (timed), run the sweep on it from an empty folder (timed):
+    (dataset, start-up s, sweep s)."""
     from distributed import Client
 
     from quaddmft._sweep_run import local_cluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        cluster = local_cluster(workers)
+        client = Client(cluster)
+        t_start = time.perf_counter() - start
+        try:
+            start = time.perf_counter()
+            ds = qd.sweep(grid, Path(tmp) / "bench.nc", client=client, progress=False)
+            return ds, t_start, time.perf_counter() - start
+        finally:
+            client.close()
+            cluster.close()
+
+
+def main(argv=None) -> int:
+    import numba
+
+    args = arguments(argv)
 
     if args.rule == "qmc":
         rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=args.replicates)
@@ -97,38 +134,18 @@ def main(argv=None) -> int:
             qd.solve(problem, schedule, eta=0.2, t_max=0.4, rule=warm)
 
     default_threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    start, cpu = time.perf_counter(), time.process_time()
-    reference = serial(problem, rule, args.t_max)
-    t_serial_1 = time.perf_counter() - start
-    cpu_serial = time.process_time() - cpu
-    numba.set_num_threads(default_threads)
+    reference, t_serial_1, cpu_serial = time_serial(problem, rule, args.t_max)
     print(f"serial, 1 numba thread: {t_serial_1:.1f} s (CPU {cpu_serial / t_serial_1:.0%} of it)",
           flush=True)
 
     grid = qd.SweepGrid(fixed={"schedule": "persistent", "law": "exact", "eta": 0.2,
                                "t_max": args.t_max},
                         over={"b": B, "inv_tau": INV_TAU}, rule=rule)
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        cluster = local_cluster(args.workers)
-        client = Client(cluster)
-        t_start = time.perf_counter() - start
-        try:
-            start = time.perf_counter()
-            ds = qd.sweep(grid, Path(tmp) / "bench.nc", client=client, progress=False)
-            t_sweep = time.perf_counter() - start
-        finally:
-            client.close()
-            cluster.close()
+    ds, t_start, t_sweep = time_sweep(grid, args.workers)
     print(f"cluster start-up ({args.workers} workers): {t_start:.1f} s; sweep: {t_sweep:.1f} s",
           flush=True)
 
-    numba.set_num_threads(1)
-    start = time.perf_counter()
-    serial(problem, rule, args.t_max)
-    t_serial_again = time.perf_counter() - start
-    numba.set_num_threads(default_threads)
+    t_serial_again = time_serial(problem, rule, args.t_max)[1]
     print(f"serial again: {t_serial_again:.1f} s", flush=True)
     t_serial_1 = 0.5 * (t_serial_1 + t_serial_again)
 
@@ -163,15 +180,20 @@ def main(argv=None) -> int:
                                           else None),
         "point_wall_s": ds["wall_time"].values.ravel().tolist(),
     }
+    return finish(args, row, ds, cpu_serial, default_threads, peak, estimate, ratio_memory)
+
+
+def finish(args, row, ds, cpu_serial, default_threads, peak, estimate, ratio_memory) -> int:
+    """Print the ratios, the target, the equality and the memory; write the JSON; exit status."""
     cpu_share = float(np.nansum(ds["cpu_time"].values)) / row["sum_of_point_wall_s"]
     row.update(serial_cpu_share=cpu_serial / row["serial_1_thread_s"], sweep_cpu_share=cpu_share)
     print(f"points' own wall times sum to {row['sum_of_point_wall_s']:.1f} s "
-          f"({row['sum_of_point_wall_s'] / (args.workers * t_sweep):.0%} of {args.workers} x the "
+          f"({row['sum_of_point_wall_s'] / (args.workers * row['sweep_s']):.0%} of {args.workers} x the "
           f"sweep); the workers had the CPU {cpu_share:.0%} of that time (less: other programs "
           f"shared the cores)")
     print(f"ratio mean serial / sweep: {row['ratio_serial_1_thread_to_sweep_with_start']:.2f}x "
           f"with the cluster start-up, {row['ratio_serial_1_thread_to_sweep']:.2f}x without")
-    if t_serial_default is not None:
+    if row["serial_default_threads_s"] is not None:
         print(f"ratio serial ({default_threads} numba threads) / sweep with start-up: "
               f"{row['ratio_serial_default_to_sweep_with_start']:.2f}x")
     met = row["ratio_serial_1_thread_to_sweep_with_start"] >= args.target
@@ -179,7 +201,7 @@ def main(argv=None) -> int:
     print(f"target {args.target:g}x: {'met' if met else 'not met'}"
           + ("" if cpu_share > 0.9 else " (the workers did not have their cores: the ratio "
                                         "measures the machine's load, rerun when it is quiet)"))
-    print(f"curves identical to the serial solves: {identical}")
+    print(f"curves identical to the serial solves: {row['identical_to_serial']}")
     print(f"memory per point: peak growth {np.nanmin(peak) / 2**20:.1f}-{np.nanmax(peak) / 2**20:.1f} "
           f"MiB, estimate {np.nanmin(estimate) / 2**20:.1f}-{np.nanmax(estimate) / 2**20:.1f} MiB; "
           f"{row['memory_points_checked']} points above {args.memory_floor:g} MiB checked"
@@ -190,7 +212,7 @@ def main(argv=None) -> int:
 
         with atomic_write(args.out, "w") as fh:
             fh.write(json.dumps(row, default=str, indent=1) + "\n")
-    ok = identical and (not ratio_memory.size or row["max_memory_peak_over_estimate"] <= 1.0)
+    ok = row["identical_to_serial"] and (not ratio_memory.size or row["max_memory_peak_over_estimate"] <= 1.0)
     if not ok:
         print("sweep benchmark: FAILED (curves differ or memory above the estimate)", file=sys.stderr)
     return 0 if ok else 1

@@ -134,111 +134,102 @@ def assemble(grid, points, store: PointStore):
     """The ``xarray.Dataset`` of a sweep from the records in ``store`` (layout: ``qd.sweep``)."""
     import xarray as xr
 
-    __version__ = sys.modules[__package__].__version__  # the package, loaded before its modules
-
-    dims = grid.dims
-    shape = grid.shape
     time_dim, time = _time_axis(points)
-    n_time = time.size
-    simulate = grid.simulate
-
-    def full(extra=(), fill=np.nan, dtype=float):
-        return np.full(shape + extra, fill, dtype=dtype)
-
-    curves = {name: full((n_time,)) for name in CURVES}
-    curves.update({f"{name}_err": full((n_time,)) for name in CURVES})
-    t_grid = full((n_time,))
-    summary = {name: full() for name in ("gen_error_min", "gen_error_min_err", "t_min",
-                                         "wall_time", "cpu_time", "memory_peak",
-                                         "memory_estimate")}
-    summary.update({f"{name}_final": full() for name in FINAL})
-    summary["gen_error_final_err"] = full()
-    status = full(fill="missing", dtype=object)
-    message = full(fill="", dtype=object)
-    sim = {}
-    if simulate:
-        sim = {f"sim_{name}": full((n_time,)) for name in CURVES}
-        sim.update({f"sim_{name}_err": full((n_time,)) for name in CURVES})
-        sim.update(sim_gen_error_empirical=full((n_time,)), sim_gen_error_empirical_err=full((n_time,)))
-        sim_summary = {"sim_gen_error_final": full(), "sim_gen_error_final_err": full(),
-                       "sim_wall_time": full()}
-        sim_status = full(fill="missing", dtype=object)
-        sim_message = full(fill="", dtype=object)
-
+    solves = _Arrays(grid.shape, time.size, "")
+    sims = _Arrays(grid.shape, time.size, "sim_") if grid.simulate else None
     params, rule_params, sim_params = [], [], []
     for point in points:
         idx = point.index
         if point.error is not None:
-            status[idx], message[idx] = "failed", point.error
-            if simulate:
-                sim_status[idx], sim_message[idx] = "failed", point.error
+            for arrays in filter(None, (solves, sims)):
+                arrays.status[idx], arrays.message[idx] = Status.FAILED.value, point.error
             continue
         for task in point.tasks:
             record = store.record(task.kind, task.key) or {"status": "missing", "message": ""}
             result = store.result(task.kind, task.key) if store.complete(task.kind, task.key) else None
             if task.kind == "dmft":
-                status[idx], message[idx] = record["status"], record.get("message", "")
-                summary["memory_estimate"][idx] = _number(record.get("memory_estimate"))
-                summary["memory_peak"][idx] = _number(record.get("memory_peak"))
-                summary["wall_time"][idx] = _number(record.get("wall_time"))
-                summary["cpu_time"][idx] = _number(record.get("cpu_time"))
+                solves.fill(idx, record, result)
                 rule_params.append(task.kwargs["rule"].params())
                 params.append({**task.problem.params(), **task.schedule.params(),
                                "eta": task.kwargs["eta"], "t_max": task.kwargs["t_max"]})
-                if result is None:
-                    continue
-                k = result.t.size
-                t_grid[idx][:k] = result.t
-                for name in CURVES:
-                    curves[name][idx][:k] = getattr(result, name)
-                    curves[f"{name}_err"][idx][:k] = getattr(result, f"{name}_err")
-                g = result.gen_error
-                i_min = int(np.argmin(g))
-                summary["gen_error_min"][idx] = g[i_min]
-                summary["gen_error_min_err"][idx] = result.gen_error_err[i_min]
-                summary["t_min"][idx] = result.t[i_min]
-                if result.success:  # a diverged run has no value at the horizon
-                    for name in FINAL:
-                        summary[f"{name}_final"][idx] = getattr(result, name)[-1]
-                    summary["gen_error_final_err"][idx] = result.gen_error_err[-1]
             else:
-                sim_status[idx], sim_message[idx] = record["status"], record.get("message", "")
-                sim_summary["sim_wall_time"][idx] = _number(record.get("wall_time"))
-                sim_params.append({k: v for k, v in task.kwargs.items()
-                                   if k not in ("eta", "t_max")})
-                if result is None:
-                    continue
-                k = result.t.size
-                for name in CURVES:
-                    sim[f"sim_{name}"][idx][:k] = getattr(result, name)
-                    sim[f"sim_{name}_err"][idx][:k] = getattr(result, f"{name}_err")
-                if result.gen_error_empirical.size:
-                    sim["sim_gen_error_empirical"][idx][:k] = result.gen_error_empirical
-                    sim["sim_gen_error_empirical_err"][idx][:k] = result.gen_error_empirical_err
-                if result.success:
-                    sim_summary["sim_gen_error_final"][idx] = result.gen_error[-1]
-                    sim_summary["sim_gen_error_final_err"][idx] = result.gen_error_err[-1]
-
-    tdims = dims + (time_dim,)
-    data = {}
-    for name, values in curves.items():
-        data[name] = (tdims, values)
-    for name, values in summary.items():
-        data[name] = (dims, values)
-    data["status"] = (dims, status.astype(str))
-    data["message"] = (dims, message.astype(str))
+                sims.fill(idx, record, result)
+                sim_params.append({k: v for k, v in task.kwargs.items() if k not in ("eta", "t_max")})
+    tdims = grid.dims + (time_dim,)
+    data = solves.variables(grid.dims, tdims)
     if time_dim == "k":
-        data["t"] = (tdims, t_grid)
-    if simulate:
-        if not np.isfinite(sim["sim_gen_error_empirical"]).any():
-            del sim["sim_gen_error_empirical"], sim["sim_gen_error_empirical_err"]
-        for name, values in sim.items():
-            data[name] = (tdims, values)
-        for name, values in sim_summary.items():
-            data[name] = (dims, values)
-        data["sim_status"] = (dims, sim_status.astype(str))
-        data["sim_message"] = (dims, sim_message.astype(str))
+        data["t"] = (tdims, solves.t_grid)
+    if sims is not None:
+        data.update(sims.variables(grid.dims, tdims))
+    ds = xr.Dataset(data, coords=_coords(grid, time_dim, time),
+                    attrs=_attributes(grid, params, rule_params, sim_params))
+    _describe(ds, time_dim)
+    return ds
 
+
+class _Arrays:
+    """The variables of one kind of run (solves, or simulations with ``prefix`` "sim_") over the
+    grid, filled point by point from the records and results."""
+
+    SUMMARY = ("gen_error_min", "gen_error_min_err", "t_min", "wall_time", "cpu_time",
+               "memory_peak", "memory_estimate", "gen_error_final_err")
+    RECORDED = ("wall_time", "cpu_time", "memory_peak", "memory_estimate")
+
+    def __init__(self, shape, n_time, prefix):
+        self.prefix = prefix
+        self.curves = {f"{name}{suffix}": np.full(shape + (n_time,), np.nan)
+                       for name in CURVES for suffix in ("", "_err")}
+        if prefix:
+            self.curves.update(gen_error_empirical=np.full(shape + (n_time,), np.nan),
+                               gen_error_empirical_err=np.full(shape + (n_time,), np.nan))
+        self.t_grid = np.full(shape + (n_time,), np.nan)
+        self.summary = {name: np.full(shape, np.nan)
+                        for name in self.SUMMARY + tuple(f"{n}_final" for n in FINAL)}
+        self.status = np.full(shape, "missing", dtype=object)
+        self.message = np.full(shape, "", dtype=object)
+
+    def fill(self, idx, record: dict, result) -> None:
+        self.status[idx], self.message[idx] = record["status"], record.get("message", "")
+        for name in self.RECORDED:
+            self.summary[name][idx] = _number(record.get(name))
+        if result is None:
+            return
+        k = result.t.size
+        self.t_grid[idx][:k] = result.t
+        for name in CURVES:
+            self.curves[name][idx][:k] = getattr(result, name)
+            self.curves[f"{name}_err"][idx][:k] = getattr(result, f"{name}_err")
+        if self.prefix and result.gen_error_empirical.size:
+            self.curves["gen_error_empirical"][idx][:k] = result.gen_error_empirical
+            self.curves["gen_error_empirical_err"][idx][:k] = result.gen_error_empirical_err
+        g = result.gen_error
+        i_min = int(np.argmin(g))
+        self.summary["gen_error_min"][idx] = g[i_min]
+        self.summary["gen_error_min_err"][idx] = result.gen_error_err[i_min]
+        self.summary["t_min"][idx] = result.t[i_min]
+        if result.success:  # a diverged run has no value at the horizon
+            for name in FINAL:
+                self.summary[f"{name}_final"][idx] = getattr(result, name)[-1]
+            self.summary["gen_error_final_err"][idx] = result.gen_error_err[-1]
+
+    def variables(self, dims, tdims) -> dict:
+        """{name: (dims, values)}: for simulations only the curves, the final error, the status
+        and the wall time, named with the prefix."""
+        curves = dict(self.curves)
+        if self.prefix and not np.isfinite(curves["gen_error_empirical"]).any():
+            del curves["gen_error_empirical"], curves["gen_error_empirical_err"]
+        summary = self.summary
+        if self.prefix:
+            summary = {k: summary[k] for k in ("gen_error_final", "gen_error_final_err",
+                                                "wall_time")}
+        out = {f"{self.prefix}{name}": (tdims, values) for name, values in curves.items()}
+        out.update({f"{self.prefix}{name}": (dims, values) for name, values in summary.items()})
+        out[f"{self.prefix}status"] = (dims, self.status.astype(str))
+        out[f"{self.prefix}message"] = (dims, self.message.astype(str))
+        return out
+
+
+def _coords(grid, time_dim, time) -> dict:
     coords = {time_dim: time}
     if grid.over is not None:
         coords.update({key: list(values) for key, values in grid.over.items()})
@@ -246,21 +237,23 @@ def assemble(grid, points, store: PointStore):
         coords["point"] = np.arange(len(grid))
         for key in grid.swept:
             coords[key] = ("point", [p[key] for p in grid.points])
+    return coords
 
-    fixed = _common(params)
-    attrs = {"title": "quaddmft parameter sweep", "quaddmft_version": __version__,
+
+def _attributes(grid, params, rule_params, sim_params) -> dict:
+    """The fixed parameters (those every point shares), the rule, the version, the grid."""
+    version = sys.modules[__package__].__version__  # the package, loaded before its modules
+    attrs = {"title": "quaddmft parameter sweep", "quaddmft_version": version,
              "swept": json.dumps(list(grid.swept)), "layout": "product" if grid.over else "points",
              "grid": grid.to_json()}
-    attrs.update({k: _attribute(v) for k, v in fixed.items() if k != "chain"})
+    attrs.update({k: _attribute(v) for k, v in _common(params).items() if k != "chain"})
     common_rule = _common(rule_params)
     if common_rule:
         attrs["rule"] = common_rule.get("rule", "mixed")
         attrs["rule_params"] = json.dumps(common_rule, sort_keys=True)
-    if simulate:
+    if grid.simulate:
         attrs.update({f"sim_{k}": _attribute(v) for k, v in _common(sim_params).items()})
-    ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    _describe(ds, time_dim)
-    return ds
+    return attrs
 
 
 def _number(value) -> float:

@@ -423,7 +423,8 @@ def _sweep_summary(grid, ds, counts: dict, wall: float, output) -> str:
         best = (f"; lowest early-stopping error {values[index]:.5f} at "
                 + ", ".join(f"{k}={_fmt(v)}" for k, v in where.items()))
     return (f"sweep: {counts['points']} points, {counts['computed']} runs computed, "
-            f"{counts['reused']} reused, {counts['failed_points']} points failed{best}; "
+            f"{counts['reused']} reused, {counts['failed_points']} points failed, "
+            f"{counts['diverged_points']} diverged{best}; "
             f"{wall:.1f} s; dataset -> {output}")
 
 
