@@ -15,6 +15,7 @@ alone (``python benchmarks/NAME.py --help``):
 - montecarlo_bias.py  montecarlo's error against the deterministic reference: N^-1/2, no bias
 - coverage.py         does each rule's reported error bound its actual error? (issue 11)
 - precision.py        error versus time of every rule and the issue 11 targets (docs/precision.md)
+- sweep.py            a 16-point qd.sweep on 2 dask workers against the same solves run serially
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ SUITE = {  # name: (full arguments, quick arguments)
                              "--resolution", "1", "--out", "/dev/null"]),
     "coverage": ([], ["--quick", "--out", "/dev/null"]),
     "precision": ([], ["--quick", "--out", ""]),
+    "sweep": ([], ["--t-max", "2", "--out", "/dev/null"]),
 }
 
 

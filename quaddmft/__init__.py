@@ -32,6 +32,9 @@ _EXPORTS = {
                "rule_from_params"),
     "._solver": ("solve",),
     "._simulator": ("simulate",),
+    "._sweep_grid": ("SweepGrid",),
+    "._sweep_run": ("sweep",),
+    ".plotting": ("plot_sweep",),
     ".references": ("bayes_optimal_error", "oracle_error", "oracle_threshold"),
 }
 _MODULES = {name: module for module, names in _EXPORTS.items() for name in names}

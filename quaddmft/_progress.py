@@ -14,18 +14,20 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """A progress bar over ``total`` units of work, labelled ``label``; disabled: does nothing
-    but remember where the run is (``Progress.last``, for the message of an interrupt)."""
+    """A progress bar over ``total`` units of work (``unit``; ``initial`` of them done before),
+    labelled ``label``; disabled: does nothing but remember where the run is
+    (``Progress.last``, for the message of an interrupt)."""
 
     last = ""  # the position most recently reported by any bar, e.g. "t = 12.4"
 
-    def __init__(self, enabled: bool, total: float, label: str):
+    def __init__(self, enabled: bool, total: float, label: str, *, unit: str = " node-steps",
+                 initial: int = 0):
         Progress.last = ""
         self.bar = None
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=max(int(total), 1), desc=label, unit=" node-steps",
+            self.bar = tqdm(total=max(int(total), 1), desc=label, unit=unit, initial=initial,
                             unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=True,
                             mininterval=0.5)
 

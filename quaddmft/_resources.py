@@ -89,18 +89,22 @@ def _refuse(estimate: Estimate, limit: float, advice: str) -> None:
 
 
 def check_solve(rule, problem, chain, K: int, max_memory=None) -> Estimate:
-    """Estimate a solve by ``rule`` (``rule.cost``: its largest node set and its node-sweeps)
-    and refuse it beyond ``max_memory`` bytes."""
+    """Estimate a solve by ``rule`` (``rule.cost``: its largest node set and its node-sweeps;
+    ``rule.held_matrices``: the kernels it keeps across sweeps) and refuse it beyond
+    ``max_memory`` bytes. The memory is checked against each sweep worker's measured peak
+    (tests/test_sweep.py, ``test_memory_within_the_solves_estimate``)."""
     max_nodes, node_sweeps = rule.cost(problem, chain, K)
+    # The matrices the rule keeps across its sweeps (replicates, rungs, fixed-point history).
+    held = 8.0 * (K + 1) ** 2 * rule.held_matrices(chain, K)
     if max_nodes == 0:  # a rule that does not estimate its cost: the kernels alone
-        return Estimate(sweep_memory(0, K), 0.0, f"K = {K} steps, nodes not estimated")
+        return Estimate(sweep_memory(0, K) + held, 0.0, f"K = {K} steps, nodes not estimated")
     n = K + 1
     if chain.deterministic:  # low-rank blocked response from k = 64: ~10 n per step beyond
         work = n + min(n, 64) ** 2 / 6 + 10 * n
     else:  # per-node response over the selected steps only
         work = n + chain.b**2 * n**2 / 6
     per_node_sweep = _SECONDS_PER_UNIT * n * work
-    estimate = Estimate(sweep_memory(max_nodes, K), node_sweeps * per_node_sweep,
+    estimate = Estimate(sweep_memory(max_nodes, K) + held, node_sweeps * per_node_sweep,
                         f"{max_nodes} nodes, K = {K} steps")
     _refuse(estimate, _limit(max_memory),
             "shorten t_max (memory grows like K^2 for the kernels and N K for the nodes), or use "

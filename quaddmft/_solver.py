@@ -31,7 +31,24 @@ from ._resources import check_solve
 from ._result import DMFTResult, Status
 from .rules import AveragingRule, Quadrature, RefinedRule, SampledRule
 
-__all__ = ["solve", "horizon"]
+__all__ = ["solve", "horizon", "default_rule", "estimate"]
+
+
+def default_rule() -> AveragingRule:
+    """The averaging rule ``solve`` uses when none is given (also the default of ``qd.sweep``)."""
+    return Quadrature()
+
+
+def estimate(problem, schedule=None, *, eta: float, t_max: float,
+             rule: AveragingRule | None = None, **_):
+    """The ``_resources.Estimate`` (peak bytes, rough seconds) of the solve of these arguments:
+    the estimate ``solve`` itself checks against ``max_memory`` (``_resources.check_solve``),
+    without the refusal. Other keyword arguments of ``solve`` are accepted and ignored."""
+    run = check_run(problem, schedule, eta, t_max)
+    rule = default_rule() if rule is None else rule
+    if not isinstance(rule, AveragingRule):
+        raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
+    return check_solve(rule, problem, run.chain, run.K, 2.0**80)  # no refusal: any size
 
 
 def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
@@ -170,7 +187,7 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
     run = check_run(problem, schedule, eta, t_max)
-    rule = Quadrature() if rule is None else rule
+    rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
     check_solve(rule, problem, run.chain, run.K, max_memory)

@@ -1,9 +1,10 @@
-"""Command-line interface: ``quaddmft solve`` (DMFT) and ``quaddmft simulate`` (finite d).
+"""Command-line interface: ``quaddmft solve`` (DMFT), ``quaddmft simulate`` (finite d),
+``quaddmft sweep`` (a parameter grid on dask.distributed) and ``quaddmft plot-sweep``.
 
 This module parses the command line and writes the outputs; the settings become objects in
 ``_config`` (the one table of names, shared with TOML files), the plot is ``plotting``'s.
 A ParameterError anywhere prints ``quaddmft: error: <message>`` and exits with status 2; a
-DivergenceError or ConvergenceError exits with status 1.
+DivergenceError or ConvergenceError exits with status 1 (a sweep: when a point failed).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def _problem_options(common: argparse.ArgumentParser) -> None:
     g.add_argument("--b", type=float, help="batch fraction in (0, 1] (default 0.3)")
     g.add_argument("--tau", type=float, help="Persistent-SGD persistence time > 0 "
                                              "(default 1/0.6)")
+    g.add_argument("--inv-tau", type=float, help="persistence rate 1/tau > 0, instead of --tau")
     g.add_argument("--law", metavar="linear|exact|linear-clipped",
                    help="Persistent-SGD per-step law: the paper's linear law (needs "
                         "tau >= eta*max(1, (1-b)/b)), the exact one-step law of the "
@@ -103,6 +105,43 @@ def _simulate_options(simulate: argparse.ArgumentParser) -> None:
                         "(default: none)")
 
 
+def _sweep_options(sweep: argparse.ArgumentParser) -> None:
+    g = sweep.add_argument_group("sweep")
+    g.add_argument("--config", metavar="SWEEP.toml", required=True,
+                   help="the sweep: fixed settings, and a [sweep] table of swept keys (lists or "
+                        "ranges) or [[point]] tables (docs/guide.md, Parameter sweeps)")
+    g.add_argument("--output", metavar="PATH.nc",
+                   help="the dataset (netCDF); per-run files go to the folder NAME.points "
+                        "beside it (default: the config's output, else the config's name with "
+                        ".nc)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use the running dask cluster at ADDRESS (e.g. tcp://host:8786) as it "
+                        "is (default: a local cluster of one worker process per core)")
+    g.add_argument("--workers", type=int, help="worker processes of the local cluster "
+                                               "(default: the number of cores)")
+    g.add_argument("--simulate", action=argparse.BooleanOptionalAction,
+                   help="also simulate every point at finite d (default: the config's simulate)")
+    g.add_argument("--d", type=int, help="simulation: dimension (default 500)")
+    g.add_argument("--seeds", type=int, help="simulation: independent runs averaged, >= 2")
+    g.add_argument("--test-points", type=int, help="simulation: fresh test points per run")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def _plot_sweep_options(plot: argparse.ArgumentParser) -> None:
+    plot.add_argument("dataset", metavar="DATASET.nc", help="a dataset written by quaddmft sweep")
+    plot.add_argument("--variable", help="the summary variable to draw (default gen_error_min; "
+                                         "also t_min, gen_error_final, train_loss_final, ...)")
+    plot.add_argument("--x", help="swept key on the horizontal axis (default: the first)")
+    plot.add_argument("--y", help="swept key on the vertical axis, or of the line family "
+                                  "(default: the second)")
+    plot.add_argument("--kind", metavar="heatmap|lines", help="heat map (default) or one line "
+                                                              "per value of --y")
+    plot.add_argument("--select", metavar="KEY=VALUE", action="append",
+                      help="fix a further swept key at (the nearest) VALUE; repeatable")
+    plot.add_argument("--out", metavar="PATH.png", help="the figure (default: DATASET.VARIABLE.png)")
+
+
 def _parser() -> argparse.ArgumentParser:
     # Every default is SUPPRESS so that the namespace holds exactly what the user typed; defaults
     # are applied after merging with the config file (quaddmft._config).
@@ -114,12 +153,13 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="DMFT of SGD on high-dimensional Gaussian-mixture classification "
                     "(Mignacco et al., NeurIPS 2020)\nand finite-d simulation of the algorithm.",
-        epilog="Each command lists its options: quaddmft solve --help, quaddmft simulate --help.\n"
+        epilog="Each command lists its options: quaddmft solve --help, quaddmft simulate --help,\n"
+               "quaddmft sweep --help, quaddmft plot-sweep --help.\n"
                "Example:\n  quaddmft solve --config examples/fig1_left.toml --json out/a.json "
                "--plot out/a.png\n"
-               "Exit status: 0 success, 1 failed run (divergence, write error), 2 bad input, "
-               "130 interrupted.")
-    sub = parser.add_subparsers(dest="command", metavar="{solve,simulate}")
+               "Exit status: 0 success, 1 failed run (divergence, write error, a failed sweep "
+               "point), 2 bad input, 130 interrupted.")
+    sub = parser.add_subparsers(dest="command", metavar="{solve,simulate,sweep,plot-sweep}")
     solve = sub.add_parser("solve", parents=[common], allow_abbrev=False, argument_default=S,
                            help="solve the d -> infinity DMFT equations",
                            description="Solve the discrete-time DMFT equations.")
@@ -130,6 +170,22 @@ def _parser() -> argparse.ArgumentParser:
                               description="Simulate the real algorithm at finite d, averaged "
                                           "over independent seeds.")
     _simulate_options(simulate)
+    problem = argparse.ArgumentParser(add_help=False, allow_abbrev=False, argument_default=S)
+    _problem_options(problem)
+    sweep = sub.add_parser("sweep", parents=[problem], allow_abbrev=False, argument_default=S,
+                           help="solve a grid of parameters on dask.distributed (resumable)",
+                           description="Solve (and optionally simulate) every point of a "
+                                       "parameter grid on dask.distributed and write the "
+                                       "results as one labelled netCDF dataset. A rerun "
+                                       "computes only the points not yet done. Problem and "
+                                       "rule options override the config's fixed settings.")
+    _solve_options(sweep)
+    _sweep_options(sweep)
+    plot = sub.add_parser("plot-sweep", allow_abbrev=False, argument_default=S,
+                          help="heat map or line family of a sweep's summary variable",
+                          description="Draw one summary variable of a sweep dataset over two "
+                                      "swept parameters (PNG).")
+    _plot_sweep_options(plot)
     return parser
 
 
@@ -307,6 +363,92 @@ def _run(command: str, options: dict) -> int:
     return 0
 
 
+def _sweep(options: dict) -> int:
+    """``quaddmft sweep``: 0 when every point succeeded, 1 when some failed (the dataset is
+    written all the same; a rerun retries them) or the cluster failed; bad input raises
+    ParameterError (status 2, in ``main``)."""
+    import warnings
+
+    from ._errors import FileFormatError, ParameterError
+    from ._sweep_grid import SweepGrid, read_sweep_config
+    from ._sweep_run import run_sweep
+
+    config = options.pop("config")
+    grid, settings = read_sweep_config(config)
+    output = options.pop("output", settings.get("output")) or str(Path(config).with_suffix(".nc"))
+    scheduler = options.pop("scheduler", settings.get("scheduler"))
+    workers = options.pop("workers", settings.get("workers"))
+    progress = options.pop("progress", settings.get("progress", sys.stderr.isatty()))
+    simulate = options.pop("simulate", grid.simulate)
+    fixed = dict(grid.fixed)
+    for given, other in (("tau", "inv_tau"), ("inv_tau", "tau")):
+        if given in options:
+            fixed.pop(other, None)
+    fixed.update(options)
+    grid = SweepGrid(fixed=fixed, over=grid.over, points=grid.points, simulate=simulate)
+    unused = grid.unused()
+    if unused:
+        _warn("ignored (not used by this model/schedule/rule): " + ", ".join(unused))
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds, counts = run_sweep(grid, output, client=scheduler, workers=workers,
+                                   progress=progress)
+    except (ParameterError, FileFormatError):
+        raise
+    except Exception as exc:  # the cluster, the connection, the files: a failed run, status 1
+        return _error(f"sweep failed: {type(exc).__name__}: {exc}", 1)
+    for warning in caught:  # ours as quaddmft warnings, the libraries' as usual
+        if "quaddmft" in warning.filename and issubclass(warning.category, UserWarning):
+            _warn(warning.message)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    print(_sweep_summary(grid, ds, counts, time.perf_counter() - start, output))
+    if counts["failed_points"]:
+        return _error(f"{counts['failed_points']} of {counts['points']} points failed (status and "
+                      f"message in the dataset); a rerun retries them", 1)
+    return 0
+
+
+def _sweep_summary(grid, ds, counts: dict, wall: float, output) -> str:
+    import numpy as np
+
+    best = ""
+    values = ds["gen_error_min"].values
+    if np.isfinite(values).any():
+        index = np.unravel_index(np.nanargmin(values), values.shape)
+        where = grid.values(index) if grid.over is not None else grid.points[index[0]]
+        best = (f"; lowest early-stopping error {values[index]:.5f} at "
+                + ", ".join(f"{k}={_fmt(v)}" for k, v in where.items()))
+    return (f"sweep: {counts['points']} points, {counts['computed']} runs computed, "
+            f"{counts['reused']} reused, {counts['failed_points']} points failed, "
+            f"{counts['diverged_points']} diverged{best}; "
+            f"{wall:.1f} s; dataset -> {output}")
+
+
+def _plot_sweep(options: dict) -> int:
+    """``quaddmft plot-sweep``: bad input raises ParameterError (status 2, in ``main``)."""
+    from ._errors import ParameterError
+    from .plotting import plot_sweep
+
+    select = {}
+    for item in options.pop("select", []):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--select {item!r}: expected KEY=VALUE")
+        try:
+            select[key] = float(value)
+        except ValueError:
+            select[key] = value  # a swept name (loss, schedule, ...)
+    path = plot_sweep(options["dataset"], options.get("variable", "gen_error_min"),
+                      options.get("out"), x=options.get("x"), y=options.get("y"),
+                      kind=options.get("kind", "heatmap"), select=select or None)
+    print(f"plot-sweep: {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit status (0 ok, 1 failed run, 2 bad input, 130
     interrupted).
@@ -341,6 +483,10 @@ def main(argv=None) -> int:
     from ._progress import Progress
 
     try:
+        if command == "sweep":
+            return _sweep(options)
+        if command == "plot-sweep":
+            return _plot_sweep(options)
         return _run(command, options)
     except (ParameterError, FileFormatError) as exc:
         return _error(_with_option_hint(str(exc)), 2)
@@ -348,7 +494,9 @@ def main(argv=None) -> int:
         return _error(str(exc), 1)
     except KeyboardInterrupt:
         where = f" at {Progress.last}" if Progress.last else ""
-        print(f"{PROG}: interrupted{where}; nothing written", file=sys.stderr)
+        kept = ("; the finished points are kept, a rerun computes the rest" if command == "sweep"
+                else "; nothing written")
+        print(f"{PROG}: interrupted{where}{kept}", file=sys.stderr)
         return 130
     except MemoryError:
         return _error("out of memory (the run's estimate was below --max-memory: lower it, or "
