@@ -11,6 +11,7 @@ entry waits for it instead of solving it twice (a lock whose process is gone is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,14 +22,19 @@ import quaddmft as qd
 from quaddmft._io import atomic_write
 
 
+@functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """sha1 of the package's .py files (path and content), so a code change misses the cache."""
+    """sha1 of the package's .py files (path and content), so a code change misses the cache;
+    computed once, when this module is imported, i.e. of the code this process runs."""
     root = Path(qd.__file__).resolve().parent
     digest = hashlib.sha1()
     for path in sorted(root.rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+source_hash()
 
 
 def cache_key(problem, schedule, eta, t_max, rule) -> str:

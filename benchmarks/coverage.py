@@ -150,6 +150,8 @@ def settings(quick: bool):
                 "t <= 1.2 (K = 6, every path)", two(0.1), PSGD, 1.2, FINE, modal_tested()),
         Setting("psgd-three-t1.2", "three clusters (Fig. 2), P-SGD b = 1/tau = 0.3, lambda = 0.1, "
                 "t <= 1.2 (K = 6, every path)", three(0.1), PSGD_DOOR, 1.2, FINE, modal_tested()),
+        Setting("sgd-three-t1.2", "three clusters (Fig. 2), SGD b = 0.5, lambda = 0.1, t <= 1.2 (K = 6, "
+                "every path)", three(0.1), qd.SGD(0.5), 1.2, FINE, modal_tested()),
         # ---- random selections, longer horizons: Sobol' rungs against a large QMC reference
         Setting("psgd-two-t10", "two clusters, P-SGD b = 0.3, 1/tau = 0.6, lambda = 0, t <= 10 "
                 "(K = 50)", two(), PSGD, 10.0, ref(201), causal_tested()),
@@ -295,7 +297,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.merge:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]
-        results = [s for part in parts for s in part["settings"]]
+        # a setting run by several groups (to share its reference) counts once
+        results = list({s["name"]: s for part in parts for s in part["settings"]}.values())
         meta = {"merged": [{"file": f, **part["meta"]} for f, part in zip(args.merge, parts)],
                 "cpu_s": sum(part["meta"]["cpu_s"] for part in parts), "required_factor": REQUIRED_FACTOR}
         report(results, meta, args.out, print)

@@ -49,8 +49,10 @@ OLD_PACKAGE = "/tmp/oldpkg"  # commit 0e42da7, the package before issue 11 (its 
 @dataclass(frozen=True)
 class ExternalReference:
     """A reference solved elsewhere: an .npz with the curves (at least ``gen_error``) on the grid
-    t_k = k eta, and no error estimate of its own. Its accuracy is bounded by its agreement with
-    the finest quadrature rung of the case (the two are independent computations)."""
+    t_k = k eta. With ``gen_error_err`` in the file it is taken as a sampled reference (standard
+    errors: 3 of them allowed); without, it has no estimate of its own, and its accuracy is
+    bounded by its agreement with the finest quadrature rung of the case (the two are
+    independent computations)."""
 
     path: str
     description: str
@@ -62,9 +64,11 @@ class ExternalReference:
     def load(self):
         with np.load(self.path) as data:
             gen_error = np.array(data["gen_error"])
+            sampled = "gen_error_err" in data.files
+            err = np.array(data["gen_error_err"]) if sampled else np.zeros_like(gen_error)
+        kind = qd.ErrorKind.STANDARD_ERROR if sampled else SimpleNamespace(value="unknown (external)")
         return SimpleNamespace(t=ETA * np.arange(gen_error.size), gen_error=gen_error,
-                               gen_error_err=np.zeros_like(gen_error), message=self.description,
-                               error_kind=SimpleNamespace(value="unknown (external)"))
+                               gen_error_err=err, message=self.description, error_kind=kind)
 
 
 @dataclass
@@ -169,14 +173,14 @@ def run_old(case: Case, specs):
 
 def study(case: Case, log, cache=None):
     if isinstance(case.reference, ExternalReference):
-        ref, wall, cpu = case.reference.load(), float("nan"), float("nan")
+        ref, ref_wall, ref_cpu = case.reference.load(), float("nan"), float("nan")
     else:
-        ref, wall, cpu = cached(cache, "precision-" + case.name, PROBLEM, case.schedule, ETA, case.t_max,
+        ref, ref_wall, ref_cpu = cached(cache, "precision-" + case.name, PROBLEM, case.schedule, ETA, case.t_max,
                                 case.reference, lambda: timed(case.schedule, case.t_max, case.reference))
     ref_err = float(ref.gen_error_err.max())
     allowance = 3.0 if ref.error_kind is qd.ErrorKind.STANDARD_ERROR else 1.0
     log(f"\n## {case.name}: {case.title}\nreference {case.reference.name} ({ref.error_kind.value}) "
-        f"in {cpu:.1f} s cpu ({wall:.1f} s wall); sup of its own gen_error estimate {ref_err:.2g}; "
+        f"in {ref_cpu:.1f} s cpu ({ref_wall:.1f} s wall); sup of its own gen_error estimate {ref_err:.2g}; "
         f"{ref.message}")
     rows = []
 
@@ -199,13 +203,17 @@ def study(case: Case, log, cache=None):
             continue
         res, wall, cpu = timed(case.schedule, case.t_max, rule)
         add(family, label, rule.params(), res.gen_error, res.gen_error_err, wall, cpu, res.message)
-    if isinstance(case.reference, ExternalReference):  # no estimate: its agreement with the finest rung
-        ref_err = [r["sup_error"] for r in rows if r["family"] == "quadrature"][-1]  # last = finest
-        log(f"  external reference: agrees with the finest quadrature rung to {ref_err:.1e}")
+    if isinstance(case.reference, ExternalReference) and not ref_err:  # its agreement with the finest rung
+        finest = [r for r in rows if r["family"] == "quadrature"][-1]  # the last row is the finest
+        if finest["label"] == "default":  # no finer rung was run: nothing bounds the reference here
+            ref_err = float("nan")
+        else:
+            ref_err = finest["sup_error"]
+            log(f"  external reference: agrees with quadrature {finest['label']} to {ref_err:.1e}")
     return {"name": case.name, "title": case.title, "t_max": case.t_max, "K": int(ref.t.size - 1),
             "reference": {**case.reference.params(), "error_kind": ref.error_kind.value,
                           "sup_estimate": ref_err, "allowance": allowance * ref_err,
-                          "cpu_s": cpu, "wall_s": wall, "message": ref.message,
+                          "cpu_s": ref_cpu, "wall_s": ref_wall, "message": ref.message,
                           "gen_error": ref.gen_error.tolist()},
             "rows": rows}
 
@@ -309,14 +317,30 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one small GD case (t <= 4), about a minute")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNG from the JSON")
     parser.add_argument("--cache", help="a folder where references are stored and reused")
-    parser.add_argument("--external-gd-t50", nargs=2, metavar=("NPZ", "DESCRIPTION"),
-                        help="use these arrays as the reference of gd-t50 instead of solving rung 3")
+    parser.add_argument("--external", nargs=3, action="append", default=[],
+                        metavar=("CASE", "NPZ", "DESCRIPTION"),
+                        help="use these arrays as the reference of CASE instead of solving it")
+    parser.add_argument("--max-rung", type=int, help="no quadrature row above this rung")
+    parser.add_argument("--add-studies", nargs=2, metavar=("JSON", "SUFFIX"),
+                        help="solve nothing: add the studies of another run's JSON to OUT.json, their "
+                             "names suffixed (e.g. the same case against another reference; an empty "
+                             "suffix replaces the study of that name), and recheck the targets")
     parser.add_argument("--tables", metavar="COVERAGE_JSON",
                         help="only print the markdown tables of docs/precision.md from OUT.json and "
                              "this coverage JSON (benchmarks/coverage.json)")
     args = parser.parse_args(argv)
     if args.replot:
         data = json.loads(Path(args.out + ".json").read_text())
+        plot(data["studies"], args.out + ".png")
+        return 0
+    if args.add_studies:
+        data = json.loads(Path(args.out + ".json").read_text())
+        extra = json.loads(Path(args.add_studies[0]).read_text())["studies"]
+        for study_ in extra:
+            study_["name"] += args.add_studies[1]
+        data["studies"] = [s for s in data["studies"] if s["name"] not in {e["name"] for e in extra}] + extra
+        data["targets"] = targets(data["studies"])
+        write_text(args.out + ".json", json.dumps(data, indent=1))
         plot(data["studies"], args.out + ".png")
         return 0
     if args.tables:
@@ -327,10 +351,14 @@ def main(argv=None):
     chosen = cases(args.quick)
     if args.cases:
         chosen = [c for c in chosen if c.name in args.cases]
-    if args.external_gd_t50:
+    if args.max_rung is not None:  # drop the finer quadrature rows (their cost on a loaded machine)
         for case in chosen:
-            if case.name == "gd-t50":
-                case.reference = ExternalReference(*args.external_gd_t50)
+            case.rules = [r for r in case.rules if not (r[0] == "quadrature" and r[1].startswith("rung ")
+                                                         and int(r[1].split()[1]) > args.max_rung)]
+    for name, path, description in args.external:
+        for case in chosen:
+            if case.name == name:
+                case.reference = ExternalReference(path, description)
     # compile every kernel path (the blocked response from k = 64 included) outside the timings
     for schedule, t_max in ((qd.SGD(0.5), 0.6), (qd.FullBatch(), 20.0)):
         for rule in (qd.QMC(n_points=4, n_h0=2, n_replicates=2), qd.MonteCarlo(n_samples=8, n_replicates=2),
