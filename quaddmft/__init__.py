@@ -2,7 +2,8 @@
 
 Solves the d -> infinity dynamical mean-field theory of gradient descent, classical SGD and
 Persistent-SGD (Mignacco, Krzakala, Urbani, Zdeborova, NeurIPS 2020) in discrete time, and
-simulates the real algorithm at finite d to check it.
+simulates the real algorithm at finite d to check it; beyond the mixtures, teacher-student
+data, heavy-ball and Nesterov momentum, Langevin noise and the spherical constraint.
 
     >>> import quaddmft as qd
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.0)
@@ -15,8 +16,10 @@ The module map is in docs/architecture.md.
 
 from ._errors import ConvergenceError, DivergenceError, ParameterError
 from ._loss import LOSSES, Hinge2, Logistic, Loss, Square
-from ._problem import (MIXTURES, FiniteDStart, Mixture, Problem, PureNoise, ThreeCluster,
-                       TwoCluster, finite_d_m0)
+from ._problem import (CONSTRAINTS, MIXTURES, FiniteDStart, Mixture, Problem, PureNoise,
+                       Spherical, ThreeCluster, TwoCluster, finite_d_m0)
+from ._teacher import TEACHERS, LinearTeacher, SignTeacher, Teacher, TeacherStudent
+from ._momentum import MOMENTA, HeavyBall, Momentum, Nesterov
 from ._result import DMFTResult, SimulationResult, Status, load
 from ._selection import (LAWS, SCHEDULES, SGD, ExactLaw, FullBatch, LinearLaw, PersistentSGD,
                          SelectionLaw, SelectionProcess)
@@ -28,11 +31,13 @@ from . import references, statics
 from .references import bayes_optimal_error, oracle_error, oracle_threshold
 
 __all__ = [
-    "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
-    "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
-    "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
+    "AveragingRule", "CONSTRAINTS", "ConvergenceError", "DMFTResult", "DivergenceError",
+    "ErrorKind", "ExactLaw", "FiniteDStart", "FullBatch", "HeavyBall", "Hinge2", "LAWS",
+    "LOSSES", "LinearLaw", "LinearTeacher", "Logistic", "Loss", "MIXTURES", "MOMENTA", "Mixture",
+    "Momentum", "MonteCarlo", "Nesterov", "ParameterError", "PersistentSGD", "Problem",
     "PureNoise", "QMC", "Quadrature", "RULES", "Resolution", "SCHEDULES", "SGD", "SelectionLaw",
-    "SelectionProcess", "SimulationResult", "Square", "Status", "ThreeCluster", "TwoCluster",
+    "SelectionProcess", "SignTeacher", "SimulationResult", "Spherical", "Square", "Status",
+    "TEACHERS", "Teacher", "TeacherStudent", "ThreeCluster", "TwoCluster",
     "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
     "references", "rule_from_params", "simulate", "solve", "statics",
 ]

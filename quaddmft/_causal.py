@@ -15,8 +15,9 @@ are solved exactly (up to the averaging rule) by marching k = 0..K once. Each st
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
    with s(k) replaced by its conditional expectation given s(k-1) (``_March._kernel_rows``),
    and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
-4. the weight-side step (``WeightSide.advance``; nothing for ``FrozenWeights``, the observer
-   pass of ``observe``).
+4. the weight-side step (``WeightSide.advance``, or its momentum and spherical variants built
+   by ``_weights.weight_side``; nothing for ``FrozenWeights``, the observer pass of
+   ``observe``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
-from ._weights import FrozenWeights, WeightSide
+from ._weights import FrozenWeights, WeightSide, weight_side
 
 __all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde", "MEMORY_LIMIT_BYTES"]
 
@@ -235,7 +236,7 @@ class _March:
                 and np.isfinite(self.mu[k]) and np.isfinite(self.train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
         if k < self.K:
-            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k])
+            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k], self.M_C)
 
     def result(self) -> Sweep:
         weights = self.weights
@@ -251,7 +252,7 @@ class _March:
 
 
 def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
-                 response: ResponseOptions = ResponseOptions(), progress=None,
+                 momentum=None, response: ResponseOptions = ResponseOptions(), progress=None,
                  accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
@@ -261,13 +262,15 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
     ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a
     fixed point do not need it). ``weights``
-    (default: a new ``WeightSide``, advanced by the sweep) may be ``FrozenWeights`` (see
+    (default: a new ``_weights.weight_side(problem, momentum, K, eta)``, advanced by the sweep:
+    plain, momentum (``momentum``: a ``HeavyBall`` or ``Nesterov``, docs/theory.md eq. 8.6) or
+    spherical, with the problem's Langevin temperature) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
     Raises ParameterError beyond the memory limit, DivergenceError on a blow-up.
     """
     _check_memory(nodes.size, K)
     if weights is None:
-        weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+        weights = weight_side(problem, momentum, K, eta)
     march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, take the cores from the numba regions that follow. Measured
@@ -289,5 +292,5 @@ def observe(problem, chain, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
     never used); used for the training accuracy of rules whose nodes integrate an indicator
     badly (``rules.Quadrature``).
     """
-    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved)
+    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved, problem.temperature)
     return causal_sweep(problem, chain, eta, K, nodes, weights=frozen)

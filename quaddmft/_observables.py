@@ -17,7 +17,7 @@ from scipy.special import ndtri
 from ._kernels import (correct_probability_array, interpolated_correct_probability,
                        interpolated_indicator_probability)
 
-__all__ = ["CURVES", "KERNELS", "interpolated_accuracy", "h0_interpolation_basis",
+__all__ = ["CURVES", "KERNELS", "interpolated_accuracy", "h0_interpolation_basis", "h0_layout",
            "barycentric_weights", "mean_and_standard_error"]
 
 CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
@@ -42,6 +42,17 @@ def _lagrange_basis(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
 def h0_interpolation_basis(h0_nodes: np.ndarray) -> np.ndarray:
     """Lagrange basis of the h0 nodes on the fine grid (``interpolated_accuracy``)."""
     return np.ascontiguousarray(_lagrange_basis(h0_nodes, _FINE_H0))
+
+
+def h0_layout(labels) -> dict:
+    """The ``h0_basis`` and ``h0_nodes`` of a node set built with the label groups ``labels``
+    (``_problem.LabelFactor``) as its outer factors: the Gauss-Hermite interpolation layout of
+    the training accuracy when the groups allow it (``labels.interpolable``), else none (the
+    plain weighted mean; labels that depend on h0, as for teacher-student data)."""
+    if not labels.interpolable:
+        return {"h0_basis": None, "h0_nodes": None}
+    nodes = labels.h0[0]
+    return {"h0_basis": h0_interpolation_basis(nodes), "h0_nodes": nodes}
 
 
 def barycentric_weights(nodes: np.ndarray) -> np.ndarray:

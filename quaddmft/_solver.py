@@ -32,9 +32,10 @@ from .rules import AveragingRule, Quadrature, RefinedRule, SampledRule
 __all__ = ["solve", "horizon"]
 
 
-def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
+def _sampled(rule: SampledRule, problem, chain, eta, K, tracker, momentum):
     """Independent causal sweeps, one per replicate of ``rule``; mean and standard error."""
-    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), progress=tracker)
+    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng),
+                           momentum=momentum, progress=tracker)
               for rng in rule.parts(problem, chain, K)]
     fields = {}
     for name in CURVES:
@@ -45,7 +46,8 @@ def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
     return fields, [], message
 
 
-def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label):
+def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
+              momentum):
     """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``."""
     lower = np.tril_indices(K + 1)
     gamma_prev = [None]
@@ -55,7 +57,7 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
         C[lower] = x
         C = C + np.tril(C, -1).T
         nodes = rule.nodes(problem, chain, K, resolution, covariance=C)
-        sweep = causal_sweep(problem, chain, eta, K, nodes, accuracy=False)
+        sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, accuracy=False)
         change = np.abs(sweep.C_perp - C).max() / max(np.abs(sweep.C_perp).max(), 1e-300)
         if gamma_prev[0] is not None:
             change = max(change, np.abs(sweep.Gamma - gamma_prev[0]).max()
@@ -71,33 +73,33 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
     return sweep
 
 
-def _rung(rule, problem, chain, eta, K, index, resolution, start, history):
+def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum):
     label = f"rung {index}"
     if start is not None:
-        return _converge(rule, problem, chain, eta, K, resolution, start, history, label)
+        return _converge(rule, problem, chain, eta, K, resolution, start, history, label, momentum)
     nodes = rule.nodes(problem, chain, K, resolution)
-    sweep = causal_sweep(problem, chain, eta, K, nodes)
+    sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum)
     history.append({"stage": label, "iteration": 1, "change": 0.0, "n_nodes": int(nodes.size)})
     return sweep
 
 
-def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
-    rungs = rule.rungs(chain, K)
+def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum):
+    rungs = rule.rungs(problem, chain, K)
     history = []
     start = None
-    if rule.modal(chain, K):  # the first covariance: one causal sweep of the coarsest causal nodes
+    if rule.modal(problem, chain, K):  # the first covariance: one causal sweep of the coarsest causal nodes
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
-                             accuracy=False).C_perp
+                             momentum=momentum, accuracy=False).C_perp
     solved, errors, accepted = [], None, False
     for index, resolution in enumerate(rungs):
-        sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history)
+        sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum)
         tracker.step(f"rung {index}")
         if start is not None:
             start = sweep.C_perp
         fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
         solved.append(fields)
         if len(solved) > 1:
-            errors = rule.estimate(solved, chain, K)
+            errors = rule.estimate(solved, problem, chain, K)
             accepted = rule.accepts(fields, errors)
             if accepted:
                 break
@@ -108,14 +110,14 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
                       RuntimeWarning, stacklevel=3)
     fields.update({f"{name}_err": errors[name] for name in CURVES})
     worst = max(float(errors[name].max()) for name in CURVES)
-    kind = "KL modes of C_perp" if rule.modal(chain, K) else "causal sweep, Sobol' points"
+    kind = "KL modes of C_perp" if rule.modal(problem, chain, K) else "causal sweep, Sobol' points"
     message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps, "
                f"largest estimated error {worst:.2g}")
     return fields, history, message
 
 
 def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRule | None = None,
-          progress: bool = False) -> DMFTResult:
+          momentum=None, progress: bool = False) -> DMFTResult:
     r"""Solve the discrete-time DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta).
 
     Parameters
@@ -133,6 +135,9 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
         ``*_err`` is its refinement estimate (``error_kind`` "refinement"). The sampling rules
         ``QMC`` and ``MonteCarlo``: each replicate an independent causal sweep, the result their
         mean and ``*_err`` one standard error of it (``error_kind`` "standard error").
+    momentum : Momentum, optional
+        ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6), with any schedule;
+        None is plain (S)GD. Not with the spherical constraint (ParameterError naming both).
     progress : bool
         Report progress on stderr.
 
@@ -146,7 +151,7 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
     DivergenceError when the dynamics blows up (step and reason given).
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
-    run = check_run(problem, schedule, eta, t_max)
+    run = check_run(problem, schedule, eta, t_max, momentum)
     rule = Quadrature() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
@@ -154,11 +159,11 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
 
     started = time.perf_counter()
     if isinstance(rule, RefinedRule):
-        tracker = Progress(progress, len(rule.rungs(chain, K)), f"quaddmft {rule.name}")
-        fields, history, message = _refined(rule, problem, chain, run.eta, K, tracker)
+        tracker = Progress(progress, len(rule.rungs(problem, chain, K)), f"quaddmft {rule.name}")
+        fields, history, message = _refined(rule, problem, chain, run.eta, K, tracker, run.momentum)
     else:
         tracker = Progress(progress, rule.n_replicates * (K + 1), "quaddmft solve")
-        fields, history, message = _sampled(rule, problem, chain, run.eta, K, tracker)
+        fields, history, message = _sampled(rule, problem, chain, run.eta, K, tracker, run.momentum)
     return DMFTResult(
         t=run.eta * np.arange(K + 1), params={**run.params(), **rule.params()},
         error_kind=rule.error_kind, message=message, history=history,

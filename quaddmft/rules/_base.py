@@ -2,7 +2,9 @@ r"""What every averaging rule is: a producer of weighted node sets of the effect
 
 One effective sample (THEORY section 3) is (c, h0, h(0), xi(.), s(.)): the cluster, the
 projection h0 ~ N(0, 1) of its noise on v, the initial field h(0) ~ N(0, R), the Gaussian
-dynamical noise xi ~ GP(0, M_C), and the selection path. A rule discretises the average <.> over
+dynamical noise xi ~ GP(0, M_C), and the selection path. The cluster, its label and h0 come
+from the data model's hooks (``Mixture.label_factor`` for deterministic rules, where a label may
+depend on h0 as for ``TeacherStudent``; ``Mixture.sample_effective`` for Monte Carlo). A rule discretises the average <.> over
 it by weighted nodes (``NodeSet``). Gaussian variables are passed as standard coordinates:
 ``h_init`` (h(0) = sqrt(R) h_init) and ``innovations``, which give xi through the causal
 Cholesky factor of M_C (built by the sweep) or, when the node set carries an ``htilde_basis``
@@ -113,7 +115,8 @@ class RefinedRule(AveragingRule):
     """A deterministic rule solved on a ladder of resolutions, coarse to fine; ``*_err`` of a
     rung is estimated from its difference with the rung before (``estimate``).
 
-    The solver asks ``rungs(chain, K)`` for the resolutions to try, ``modal(chain, K)`` whether
+    The solver asks ``rungs(problem, chain, K)`` for the resolutions to try,
+    ``modal(problem, chain, K)`` whether
     the nodes of a rung are KL coordinates of C_perp (solved by a fixed-point iteration over the
     whole horizon, ``nodes(..., covariance=C_perp)``) or causal innovations (one sweep), and
     ``accepts`` whether an estimate ends the ladder.
@@ -122,11 +125,11 @@ class RefinedRule(AveragingRule):
     error_kind = ErrorKind.REFINEMENT
 
     @abstractmethod
-    def rungs(self, chain, K: int) -> tuple:
+    def rungs(self, problem, chain, K: int) -> tuple:
         """The resolutions to solve, coarse to fine."""
 
     @abstractmethod
-    def modal(self, chain, K: int) -> bool:
+    def modal(self, problem, chain, K: int) -> bool:
         """Whether the nodes carry KL coordinates of C_perp (fixed point) or causal innovations."""
 
     @abstractmethod
@@ -134,7 +137,7 @@ class RefinedRule(AveragingRule):
         """The node set of one rung (``covariance``: C_perp, for modal rungs)."""
 
     @abstractmethod
-    def estimate(self, solved: list, chain, K: int) -> dict:
+    def estimate(self, solved: list, problem, chain, K: int) -> dict:
         """Error estimate per curve of the last rung, from the curves of every rung solved so
         far (coarse to fine, at least two)."""
 
