@@ -172,7 +172,9 @@ class _March:
         newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
         if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
-            newest_sd = math.sqrt(delta) * eta * sigma
+            # z(k-1) enters h(k) through eta R(k, k-1) xi(k-1): R(k, k-1) is 1 for plain GD, b0
+            # under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md 8.7, 8.9).
+            newest_sd = math.sqrt(delta) * eta * weights.R[k, k - 1] * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
         norm = weights.m[k] ** 2 + self.c_perp_diag[k]
         if not np.isfinite(norm) or norm > BLOWUP_NORM:

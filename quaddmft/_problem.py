@@ -52,8 +52,11 @@ class LabelFactor:
     ``h0[g, i]`` with weights ``h0_weight[g, i]`` (each row sums to 1) and labels ``y[g, i]``.
     ``weight()`` flattens it (group-major) into the per-node weights prob[g] h0_weight[g, i].
     ``interpolable``: every group uses the same standard Gauss-Hermite nodes ``h0[0]`` and one
-    label, so that the training accuracy may be integrated across h0 by interpolation
-    (``_observables.interpolated_accuracy``); otherwise the plain weighted mean is used.
+    label, so that the training accuracy may be integrated across h0 by interpolation over the
+    standard fine grid (``_observables.interpolated_accuracy``). Otherwise ``fine`` may give,
+    per group, its own fine grid for that integral: ``(h0 (G, F), weight (G, F), y (G, F))``, the
+    group's law of h0 discretised (weights of a group summing to 1) with the label at each
+    point; without either, the plain weighted mean is used.
     """
 
     prob: np.ndarray  # (G,)
@@ -62,6 +65,7 @@ class LabelFactor:
     h0_weight: np.ndarray  # (G, n)
     y: np.ndarray  # (G, n)
     interpolable: bool = False
+    fine: tuple | None = None
 
     def weight(self) -> np.ndarray:
         """prob[g] h0_weight[g, i], flattened group-major (the product order of ``tensor_product``)."""

@@ -41,6 +41,11 @@ __all__ = ["TeacherStudent", "Teacher", "LinearTeacher", "SignTeacher", "TEACHER
 # Quadrature of the generic closed forms (moments of a user teacher, its classification error).
 _MOMENT_NODES = 96
 _FINE = ndtri((np.arange(1024) + 0.5) / 1024)
+# Fine grids of the training accuracy's integral over h0 (``LabelFactor.fine``): midpoints in
+# Phi(h0) of the whole line and of the half-line h0 > 0, equal weights.
+_FINE_POINTS = 512
+_FINE_LINE = ndtri((np.arange(_FINE_POINTS) + 0.5) / _FINE_POINTS)
+_FINE_HALF = ndtri(0.5 + (np.arange(_FINE_POINTS) + 0.5) / (2 * _FINE_POINTS))
 
 
 class Teacher:
@@ -75,23 +80,32 @@ class Teacher:
         return hash((type(self), self.name))
 
     def label_groups(self, n: int, noise: float) -> LabelFactor:
-        """Label groups before flips: one group per Gauss-Hermite node xi_j of the noise
-        (y = f(h0 + sqrt(noise) xi_j) on the h0 Gauss-Hermite nodes); without noise one group,
-        split at h0 = 0 into the two half-normal rules for a classification teacher."""
-        if noise == 0.0:
-            if self.classification:
-                x, w = half_gauss_hermite(n)
-                h0 = np.stack([-x[::-1], x])
-                return LabelFactor(prob=np.array([0.5, 0.5]), c=np.zeros(2), h0=h0,
-                                   h0_weight=np.stack([w[::-1], w]), y=self(h0))
+        """Label groups before flips (docs/theory.md section 8.1). The label is a function of the
+        teacher's field u = h0 + sqrt(noise) xi ~ N(0, 1 + noise), and given u,
+        h0 = u / (1 + noise) + b g with b^2 = noise / (1 + noise), g ~ N(0, 1). So: u on an
+        n-point rule (Gauss-Hermite; for a classification teacher the two half-normal rules
+        u > 0 and u < 0, each side with its constant label), g on n Gauss-Hermite nodes (one
+        node, g = 0, without noise); one group per (side of u, node of g), its h0 nodes the
+        images of the u nodes. Every integrand is then smooth on each group's nodes."""
+        scale = math.sqrt(1.0 + noise)
+        g, p = gauss_hermite(n) if noise > 0.0 else (np.zeros(1), np.ones(1))
+        offset = (math.sqrt(noise) / scale) * g[:, None]  # b g_j
+        if self.classification:
+            x, w = half_gauss_hermite(n)
+            sides = [(-x[::-1], w[::-1], -_FINE_HALF[::-1]), (x, w, _FINE_HALF)]
+            side_prob = np.array([0.5, 0.5])
+        else:
             x, w = gauss_hermite(n)
-            return LabelFactor(prob=np.ones(1), c=np.zeros(1), h0=x[None, :],
-                               h0_weight=w[None, :], y=self(x)[None, :])
-        x, w = gauss_hermite(n)
-        xi, p = gauss_hermite(n)
-        G = xi.size
-        return LabelFactor(prob=p, c=np.zeros(G), h0=np.tile(x, (G, 1)), h0_weight=np.tile(w, (G, 1)),
-                           y=self(x[None, :] + math.sqrt(noise) * xi[:, None]))
+            sides, side_prob = [(x, w, _FINE_LINE)], np.ones(1)
+        parts = []
+        for (u_nodes, u_weights, u_fine), q in zip(sides, side_prob):
+            u, fine_u = scale * u_nodes, scale * u_fine
+            parts.append((q * p, u[None, :] / scale**2 + offset, np.tile(u_weights, (g.size, 1)),
+                          np.tile(self(u), (g.size, 1)), fine_u[None, :] / scale**2 + offset,
+                          np.tile(self(fine_u), (g.size, 1))))
+        prob, h0, h0_weight, y, fine_h0, fine_y = (np.concatenate(a) for a in zip(*parts))
+        return LabelFactor(prob=prob, c=np.zeros(prob.size), h0=h0, h0_weight=h0_weight, y=y,
+                           fine=(fine_h0, np.full(fine_h0.shape, 1.0 / fine_h0.shape[1]), fine_y))
 
     def moments(self, noise: float) -> tuple[float, float]:
         """(E[f(u)^2], E[f(u) h0]), u = h0 + sqrt(noise) xi (Gauss-Hermite, 96 x 96 nodes)."""
@@ -121,23 +135,10 @@ class LinearTeacher(Teacher):
 
 
 class SignTeacher(Teacher):
-    """f(u) = sign(u): the perceptron teacher (classification). With Gaussian noise before the
-    sign, the label law given h0 is exact: P(y = +-1 | h0) = Phi(+-h0 / sqrt(noise))."""
+    """f(u) = sign(u): the perceptron teacher (classification), Gaussian noise before the sign."""
 
     def __init__(self):
         super().__init__(lambda u: np.where(u > 0.0, 1.0, -1.0), "sign", True)
-
-    def label_groups(self, n, noise):
-        """Two groups y = +-1 with the Gauss-Hermite h0 weights tilted by Phi(+-h0/sqrt(noise))
-        (smooth in h0); without noise the split half-normal rules of ``Teacher``."""
-        if noise == 0.0:
-            return super().label_groups(n, noise)
-        x, w = gauss_hermite(n)
-        tilt = np.stack([ndtr(x / math.sqrt(noise)), ndtr(-x / math.sqrt(noise))])
-        prob = tilt @ w
-        return LabelFactor(prob=prob, c=np.zeros(2), h0=np.tile(x, (2, 1)),
-                           h0_weight=tilt * w / prob[:, None],
-                           y=np.repeat(np.array([[1.0], [-1.0]]), x.size, axis=1))
 
     def moments(self, noise):
         return 1.0, math.sqrt(2.0 / (math.pi * (1.0 + noise)))
@@ -219,10 +220,14 @@ class TeacherStudent(Mixture):
         if self.flip == 0.0:
             return base
         keep, flip = 1.0 - self.flip, self.flip
+        fine_h0, fine_weight, fine_y = base.fine
         return LabelFactor(prob=np.concatenate([keep * base.prob, flip * base.prob]),
                            c=np.concatenate([base.c, base.c]), h0=np.concatenate([base.h0, base.h0]),
                            h0_weight=np.concatenate([base.h0_weight, base.h0_weight]),
-                           y=np.concatenate([base.y, -base.y]))
+                           y=np.concatenate([base.y, -base.y]),
+                           fine=(np.concatenate([fine_h0, fine_h0]),
+                                 np.concatenate([fine_weight, fine_weight]),
+                                 np.concatenate([fine_y, -fine_y])))
 
     def _labels(self, h0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         u = h0 + math.sqrt(self.noise) * rng.standard_normal(h0.size)

@@ -62,20 +62,25 @@ class Curve:
     style: str = "-"
     marker: str = "o"
     seed: int = 0
+    momentum: qd.Momentum | None = None  # HeavyBall / Nesterov (validation/models.py)
 
     @property
     def sim_problem(self) -> qd.Problem:
         return dataclasses.replace(self.problem, m0=0.0, m0_d=None)
 
+    def _momentum_key(self) -> dict:
+        # Only when set: the keys (and cached files) of the figures without momentum unchanged.
+        return {} if self.momentum is None else {"momentum": self.momentum.params()}
+
     def dmft_key(self) -> dict:
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params()}
+                "rule": self.rule.params(), **self._momentum_key()}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "d": self.d, "seeds": self.seeds, "seed": self.seed}
+                "d": self.d, "seeds": self.seeds, "seed": self.seed, **self._momentum_key()}
 
     def appearance(self) -> dict:
         """The keys of a ``quaddmft.plotting.draw_curves`` row that style this curve."""
@@ -172,12 +177,13 @@ def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> lis
         row = {"curve": cv, **cv.appearance()}
         jobs = [("dmft", cv.dmft_key(),
                  lambda cv=cv: qd.solve(cv.problem, cv.schedule, eta=cv.eta, t_max=cv.t_max,
-                                        rule=cv.rule, progress=progress))]
+                                        rule=cv.rule, momentum=cv.momentum, progress=progress))]
         if cv.seeds > 0:
             jobs.append(("simulation", cv.sim_key(),
                          lambda cv=cv: qd.simulate(cv.sim_problem, cv.schedule, eta=cv.eta,
                                                    t_max=cv.t_max, d=cv.d, seeds=cv.seeds,
-                                                   seed=cv.seed, progress=progress)))
+                                                   seed=cv.seed, momentum=cv.momentum,
+                                                   progress=progress)))
         for kind, key, run in jobs:
             what = f"{name} [{i}/{len(curves)}] {cv.panel:5s} {cv.label:34s} {kind:10s}"
             print(f"{what} ...", file=sys.stderr, flush=True)

@@ -59,6 +59,10 @@ class NodeSet:
     # Gaussian part left to Rao-Blackwellise is integrated across h0 exactly, through the
     # crossings of the interpolant (``_observables.interpolated_accuracy``).
     h0_nodes: np.ndarray | None = None
+    # Label groups with their own fine grids of h0 (teacher-student data: a label that depends on
+    # h0): (basis (G, F, n_h0), weight (G, F), y (G, F)) for the interpolated accuracy, the
+    # nodes reshaping to (G, n_h0, n_inner) (``_observables.h0_layout``).
+    h0_groups: tuple | None = None
     # htilde(k) = sum_i htilde_basis[k, i] innovations[:, i] with a fixed (K+1, n_cols) basis (KL
     # modes of C_perp); None: xi by the causal Cholesky factor of the M_C being built
     # (innovations are i.i.d. standard normals) and htilde by eq. 3.2.

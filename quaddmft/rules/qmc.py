@@ -102,5 +102,5 @@ class QMC(SampledRule):
         return NodeSet(
             weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
             innovations=a["innovations"], s=a["s"], n_inner=n_points,
-            h0_basis=h0_layout(labels)["h0_basis"],
+            **{k: v for k, v in h0_layout(labels).items() if k != "h0_nodes"},
         )
