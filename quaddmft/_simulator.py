@@ -370,9 +370,8 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     seed = check_int("seed", seed, low=0)
     test_points = check_int("test_points", test_points, low=0)
     if n_samples(problem, d) < 1:
-        raise ParameterError(
-            f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)"
-        )
+        raise ParameterError(f"d = {d} gives no training sample at alpha = {problem.alpha} "
+                             "(n = round(alpha d) = 0)")
     schedule, chain, eta, K = run.schedule, run.chain, run.eta, run.K
     started = time.perf_counter()
     paths = []
@@ -382,7 +381,6 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
         if progress:
             print(f"quaddmft simulate: seed {index + 1}/{seeds} done "
                   f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
-
     params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
               "test_points": test_points, "law_note": _law_note(schedule, chain)}
     return SimulationResult(

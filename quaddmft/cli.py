@@ -178,6 +178,8 @@ def _write_outputs(outputs: dict, result, problem, schedule, eta) -> list:
         written.append(("npz", result.save(outputs["save"])))
     if "plot" in outputs:
         line1, line2 = describe(problem, schedule)
+        if "momentum" in result.params:
+            line2 += f", {result.params['momentum']} β={_fmt(result.params['beta'])}"
         title = f"{line1}\n{line2}, η={_fmt(eta)}\n{method(result)}"
         bayes = problem.mixture.bayes_optimal_error()
         reference = None if bayes is None else (bayes, "Bayes-optimal")

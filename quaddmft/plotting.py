@@ -27,10 +27,15 @@ def _fmt(x) -> str:
 def describe(problem, schedule) -> tuple[str, str]:
     """Two title lines: the problem, and the selection process (with the law for Persistent-SGD)."""
     p = problem.params()
-    line1 = (f"{problem.mixture.title}, α={_fmt(p['alpha'])}, Δ={_fmt(p['delta'])}"
+    line1 = (f"{problem.mixture.title}, α={_fmt(p['alpha'])}"
+             + (f", Δ={_fmt(p['delta'])}" if "delta" in p else "")
              + (f", L={_fmt(p['L'])}" if "L" in p else "")
+             + (f", {p['teacher']} teacher, noise={_fmt(p['noise'])}, flip={_fmt(p['flip'])}"
+                if "teacher" in p else "")
              + f", {p['loss']} loss, λ={_fmt(p['lam'])}, R={_fmt(p['R'])}"
-             + (f", m0={_fmt(p['m0'])}" if p["m0"] else ""))
+             + (f", m0={_fmt(p['m0'])}" if p["m0"] else "")
+             + (f", T={_fmt(p['temperature'])}" if "temperature" in p else "")
+             + (f", {p['constraint']}" if "constraint" in p else ""))
     s = schedule.params()
     line2 = _SCHEDULE_TITLES.get(s["schedule"], s["schedule"])
     if "b" in s:
@@ -46,8 +51,10 @@ def method(result) -> str:
     """How the curves were obtained, from the result's own parameters."""
     p = result.params
     if result.kind == "dmft":
-        sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates", "level")
-                          if k in p)
+        keys = ("n_points", "n_samples", "n_h0", "n_replicates", "level", "resolution")
+        sizes = ", ".join(f"{k}={p[k]}" for k in keys if p.get(k) is not None)
+        if p.get("rule") == "quadrature" and p.get("resolution") is None:
+            sizes = f"tolerance={p.get('tolerance')}"  # the ladder stopped where it met it
         return f"DMFT, {p.get('rule', '?')} rule ({sizes})"
     return f"simulation, d={p.get('d', '?')}, {p.get('seeds', '?')} seeds"
 
@@ -75,7 +82,7 @@ def plot_result(result, path, title: str, reference=None) -> Path:
         g, ge = result.gen_error, result.gen_error_err
         ax.plot(t, g, color="C0", label="DMFT")
         ax.fill_between(t, g - 2 * ge, g + 2 * ge, color="C0", alpha=0.3, lw=0,
-                        label=f"± 2 × {result.error_kind} (averaging rule)")
+                        label=f"± 2 × {result.error_kind.value} (averaging rule)")
     else:
         every = max(1, t.size // 50)
         ax.errorbar(t[::every], result.gen_error[::every], yerr=result.gen_error_err[::every],

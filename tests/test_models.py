@@ -295,15 +295,13 @@ def test_ridge_regression_is_the_long_time_limit_of_gd():
 
 def test_closed_form_errors_match_sampling():
     """(8.3)-(8.4) against fresh samples of (8.1) at given (m, C)."""
-    rng = np.random.default_rng(3)
-    h0, g = rng.standard_normal((2, 400_000))
     m, C = 0.6, 0.9
-    r = m * h0 + math.sqrt(C - m * m) * g
     for ts in (qd.TeacherStudent(2.0, "sign", noise=0.3, flip=0.1),
                qd.TeacherStudent(2.0, "linear", noise=0.3, flip=0.2),
                qd.TeacherStudent(2.0, qd.Teacher(np.tanh, "tanh"), noise=0.2),
                qd.TeacherStudent(2.0, qd.Teacher(np.sign, "sgn", classification=True), noise=0.2)):
-        y = ts._labels(h0, np.random.default_rng(4))
+        _, y, h0 = ts.sample_effective(400_000, np.random.default_rng(4))
+        r = m * h0 + math.sqrt(C - m * m) * np.random.default_rng(3).standard_normal(h0.size)
         empirical = ts.empirical_error(y, r)
         assert abs(empirical - float(ts.gen_error(m, C))) < 5e-3 * max(1.0, empirical), ts
 
