@@ -87,3 +87,26 @@ def test_dmft_matches_finite_d_simulation(case):
     # The comparison is not vacuous: the dynamics moved by many error bars.
     moved = np.abs(sim.gen_error - sim.gen_error[0]).max() / np.max(sim.gen_error_err[1:])
     assert moved > 5, moved
+
+
+@pytest.mark.parametrize("beta, nesterov, T, spherical", [
+    (0.6, False, 0.2, False), (0.5, True, 0.0, False), (0.0, False, 0.1, True)],
+    ids=["heavy-ball-langevin", "nesterov", "spherical-langevin"])
+def test_simulator_matches_the_exact_linear_dynamics(beta, nesterov, T, spherical):
+    """The simulator's momentum, Langevin noise and projection against the exact spectral
+    solution (8.12), independently of the solver: same band as above."""
+    alpha, noise, lam, R = 2.0, 0.2, 0.0 if spherical else 0.2, 1.0 if spherical else 0.5
+    problem = qd.Problem(qd.TeacherStudent(alpha, "linear", noise=noise), "square", lam=lam, R=R,
+                         temperature=T, constraint=qd.Spherical() if spherical else None)
+    momentum = (qd.Nesterov(beta) if nesterov else qd.HeavyBall(beta)) if beta else None
+    K = int(round(T_MAX / ETA))
+    sim = qd.simulate(problem, eta=ETA, t_max=T_MAX, d=D, seeds=SEEDS, seed=SEED,
+                      momentum=momentum)
+    exact = dict(zip(("m", "C", "train_loss"), qd.references.linear_dynamics(
+        alpha, ETA, K, noise=noise, lam=lam, R=R, beta=beta, nesterov=nesterov, temperature=T,
+        spherical=spherical)))
+    for name, theory in exact.items():
+        excess = (np.abs(theory - getattr(sim, name))
+                  - (4 * getattr(sim, f"{name}_err") + FINITE_D_COEFFICIENT / D * np.abs(theory)))
+        assert excess.max() <= 0, (name, int(np.argmax(excess)), excess.max())
+    assert np.abs(sim.m[-1] - sim.m[0]) > 20 * sim.m_err[-1]  # it moved
