@@ -28,19 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._errors import DivergenceError, ParameterError
+from ._errors import DivergenceError, divergence_reason
 from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
 from ._weights import FrozenWeights, WeightSide, weight_side
 
-__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde", "MEMORY_LIMIT_BYTES"]
+__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde"]
 
-# Per-node buffers are O(N K) doubles; refuse beyond this.
-MEMORY_LIMIT_BYTES = 12 * 2**30
-# |w|^2/d beyond this is a blow-up (eta beyond stability): stop before inf/NaN appear.
-BLOWUP_NORM = 1e100
 
 
 @dataclass
@@ -118,20 +114,6 @@ class GivenHtilde:
         return norm, self.coords @ direction
 
 
-def _check_memory(N: int, K: int) -> None:
-    per_node = 8 * N * (K + 1) * 5  # xi, grad, curv, response, innovations
-    # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
-    # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix).
-    kernels = 8 * (K + 1) ** 2 * 6.5
-    if per_node + kernels > MEMORY_LIMIT_BYTES:
-        raise ParameterError(
-            f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "
-            f"steps (per-node buffers {per_node / 2**30:.1f} GiB, (K+1)^2 kernels "
-            f"{kernels / 2**30:.1f} GiB; limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer "
-            "nodes or a shorter t_max"
-        )
-
-
 class _March:
     """The state of one sweep between steps: buffers, kernels being built, weight side."""
 
@@ -153,6 +135,7 @@ class _March:
         self.M_C = np.zeros((K + 1, K + 1))
         self.mu = np.zeros(K + 1)
         self.c_perp_diag = np.zeros(K + 1)
+        self.norms = np.zeros(K + 1)  # |w|^2/d = m^2 + C_perp(k, k): the divergence monitor
         self.train_loss = np.zeros(K + 1)
         self.train_accuracy = np.zeros(K + 1)
         self.noise_row = np.zeros(nodes.innovations.shape[1])
@@ -176,10 +159,10 @@ class _March:
             # under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md 8.7, 8.9).
             newest_sd = math.sqrt(delta) * eta * weights.R[k, k - 1] * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
-        norm = weights.m[k] ** 2 + self.c_perp_diag[k]
-        if not np.isfinite(norm) or norm > BLOWUP_NORM:
-            raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
-                                     f"(is eta = {eta} beyond the stability limit?)")
+        self.norms[k] = weights.m[k] ** 2 + self.c_perp_diag[k]
+        reason = divergence_reason(self.norms, k)
+        if reason is not None:
+            raise DivergenceError(k, f"{reason} (is eta = {eta} beyond the stability limit?)")
         R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
         self.blocks.add_row(weights.R, k)
         # Early blocking pays under full-batch GD only: with a random selection the per-node
@@ -268,9 +251,9 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
     plain, momentum (``momentum``: a ``HeavyBall`` or ``Nesterov``, docs/theory.md eq. 8.6) or
     spherical, with the problem's Langevin temperature) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
-    Raises ParameterError beyond the memory limit, DivergenceError on a blow-up.
+    Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
+    ``solve`` before it starts).
     """
-    _check_memory(nodes.size, K)
     if weights is None:
         weights = weight_side(problem, momentum, K, eta)
     march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
@@ -283,7 +266,7 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
         for k in range(K + 1):
             march.step(k)
             if progress is not None:
-                progress.step(f"k={k}/{K}")
+                progress.step(f"t = {k * eta:.4g} of {K * eta:.4g}", units=nodes.size)
     return march.result()
 
 

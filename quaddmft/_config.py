@@ -9,7 +9,8 @@ signatures (with ``ALIASES``), so a new mixture, selection process or averaging 
 new ``if`` here.
 
 Precedence: built-in ``DEFAULTS`` (the paper's Fig. 1 left setting) < the TOML file <
-command-line options.
+command-line options. ``inv_tau`` is the persistence rate 1/tau (the paper's parameter): given
+instead of ``tau``, it sets tau = 1/inv_tau.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from ._selection import LAWS, SCHEDULES
 from ._teacher import TeacherStudent
 from .rules import RULES
 
-__all__ = ["DEFAULTS", "TABLES", "ALIASES", "MODELS", "NONE", "PROBLEM_KEYS", "SOLVE_KEYS", "SIMULATE_KEYS",
-           "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "read_config", "build"]
+__all__ = ["DEFAULTS", "TABLES", "ALIASES", "MODELS", "NONE", "PROBLEM_KEYS", "SOLVE_KEYS",
+           "SIMULATE_KEYS", "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "RULE_KEYS", "read_config",
+           "check_value", "build"]
 
 # The paper's Fig. 1 (left) setting. ``L`` is used by the three-cluster model only (paper Fig. 2);
 # ``b``, ``tau`` and ``law`` only by the schedules that take them; ``teacher``, ``noise`` and
@@ -52,12 +54,14 @@ ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
            "n_replicates": "replicates", "n_paths": "points", "n_path_replicates": "replicates"}
 
 PROBLEM_KEYS = ["model", "alpha", "delta", "L", "teacher", "noise", "flip", "loss", "lam", "eta",
-                "t_max", "R", "m0", "temperature", "constraint", "schedule", "b", "tau", "law",
-                "momentum", "beta"]
+                "t_max", "R", "m0", "temperature", "constraint", "schedule", "b", "tau", "inv_tau",
+                "law", "momentum", "beta"]
 SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
               "replicates", "seed"]
+# The keys that only the averaging rule reads (``seed`` also seeds a simulation).
+RULE_KEYS = [key for key in SOLVE_KEYS if key != "seed"]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
-OUTPUT_KEYS = ["json", "save", "plot", "progress"]
+OUTPUT_KEYS = ["json", "save", "plot", "progress", "max_memory"]  # outputs and run limits
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
 # One config file may serve both subcommands: keys of the other one are accepted and unused.
 CONFIG_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS + OUTPUT_KEYS))
@@ -71,6 +75,9 @@ def read_config(path) -> dict:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise ParameterError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"config: {path} is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"config: {path} is not valid TOML: {exc}") from None
     out = {}
@@ -82,12 +89,23 @@ def read_config(path) -> dict:
             )
         if name in out:
             raise ParameterError(f"config: key {name!r} given twice in {path}")
-        if name in _STRING_KEYS and not isinstance(value, str):
-            raise ParameterError(f"config: {name} must be a string, got {value!r}")
-        if name == "progress" and not isinstance(value, bool):
-            raise ParameterError(f"config: progress must be true or false, got {value!r}")
-        out[name] = value
+        out[name] = check_value(name, value)
     return out
+
+
+def check_value(name: str, value):
+    """The type check of one config value (the ranges are the constructors'): names are strings,
+    ``progress`` a boolean, every other value a number."""
+    if name in _STRING_KEYS and not isinstance(value, str):
+        raise ParameterError(f"config: {name} must be a string, got {value!r}")
+    if name == "progress" and not isinstance(value, bool):
+        raise ParameterError(f"config: progress must be true or false, got {value!r}")
+    if name == "max_memory" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ParameterError(f"config: max_memory must be a number of GiB, got {value!r}")
+    if name not in _STRING_KEYS and name != "progress" and not (
+            isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise ParameterError(f"config: {name} must be a number, got {value!r}")
+    return value
 
 
 def _construct(kind: str, settings: dict, used: set):
@@ -126,6 +144,10 @@ def build(command: str, settings: dict):
     """
     given = set(settings)
     full = {**DEFAULTS, **settings}
+    if "inv_tau" in settings:
+        if "tau" in settings:
+            raise ParameterError("give tau or inv_tau (= 1/tau), not both")
+        full["tau"] = 1.0 / check_real("inv_tau", settings["inv_tau"], low=0.0)
     used = {"model", "loss", "lam", "R", "m0", "eta", "t_max", "schedule", "temperature",
             "constraint", "momentum"}
     mixture = _construct("model", full, used)
@@ -145,6 +167,8 @@ def build(command: str, settings: dict):
             if key in full:
                 kwargs[key] = full[key]
                 used.add(key)
+    if "tau" in used:
+        used.add("inv_tau")
     relevant = set(PROBLEM_KEYS) | set(COMMAND_KEYS[command])
     unused = sorted((given & relevant) - used)
     return problem, schedule, kwargs, unused

@@ -2,8 +2,9 @@ r"""Numba kernels: the hot loops of the causal sweep, each with a slow numpy twi
 
 At step k, for each node n (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
 
-    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: causal Cholesky factor of M_C, or its KL modes)
+    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: the causal Cholesky factor of M_C)
     htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
+                (or given: htilde(k) = U(k, .) zeta on the KL modes U of C_perp, ``htilde_given``)
     h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
     r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
     rho(k,k) = 1,  rho(k, l) = -eta Delta sum_{j=l}^{k-1} R(k, j) s(j) Lambda''(y, r(j)) rho(j, l)

@@ -26,8 +26,11 @@ from itertools import product
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-__all__ = ["gauss_hermite", "half_gauss_hermite", "smolyak", "karhunen_loeve", "KLModes",
-           "tensor_product"]
+__all__ = ["gauss_hermite", "half_gauss_hermite", "smolyak", "smolyak_size", "karhunen_loeve",
+           "KLModes", "tensor_product", "SOBOL_MAX_DIMENSION"]
+
+# scipy's Sobol' direction numbers cover this many dimensions (the QMC and Quadrature rules).
+SOBOL_MAX_DIMENSION = 21201
 
 
 @lru_cache(maxsize=64)
@@ -127,6 +130,12 @@ def smolyak(costs, level: int):
     np.add.at(merged, inverse.ravel(), weights)
     keep = np.abs(merged) > 1e-15
     return unique[keep], merged[keep]
+
+
+@lru_cache(maxsize=128)
+def smolyak_size(dimension: int, level: int) -> int:
+    """Number of nodes of the isotropic ``smolyak([1.0] * dimension, level)`` grid."""
+    return int(smolyak([1.0] * dimension, level)[1].size)
 
 
 class KLModes:

@@ -52,20 +52,22 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._errors import DivergenceError, ParameterError, check_int
+from ._errors import ParameterError, check_int, divergence_reason
 from ._inputs import check_run
 from ._observables import CURVES, mean_and_standard_error
 from ._problem import Problem
-from ._result import SimulationResult
+from ._resources import check_simulate
+from ._result import SimulationResult, Status
 from ._selection import Chain, SelectionProcess, sample_paths
 
 _PLAIN = (1.0, 0.0, 1.0, 0.0)
 
-__all__ = ["simulate", "make_dataset", "training_loss", "gradient"]
+__all__ = ["simulate", "make_dataset", "training_loss", "gradient", "simulation_state_vectors"]
 
 # Indices of the child streams of one seed's SeedSequence (see the module docstring).
 _STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST, _STREAM_NOISE = range(5)
@@ -225,7 +227,8 @@ class _Update:
 class SeedPath:
     """Per-step statistics of one run (one seed), each of shape (K+1,).
 
-    ``gen_error_empirical`` is empty when no test points were requested.
+    ``gen_error_empirical`` is empty when no test points were requested. A run that diverged
+    stops before the step ``divergence = (k, reason)`` names: its curves have k points.
     """
 
     m: np.ndarray
@@ -234,6 +237,13 @@ class SeedPath:
     train_loss: np.ndarray
     train_accuracy: np.ndarray
     gen_error_empirical: np.ndarray
+    divergence: tuple | None = None
+
+    def truncated(self, n: int) -> "SeedPath":
+        """The first n points of every curve."""
+        return SeedPath(*(getattr(self, f)[:n] if getattr(self, f).size else getattr(self, f)
+                          for f in ("m", "C", "gen_error", "train_loss", "train_accuracy",
+                                    "gen_error_empirical")), divergence=self.divergence)
 
 
 def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
@@ -241,8 +251,9 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                   momentum=None) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
 
-    Inputs are assumed validated (``simulate`` does it). Raises DivergenceError(k, reason) at the
-    first grid point k where w, the pre-activations or the recorded statistics are not finite.
+    Inputs are assumed validated (``simulate`` does it). At the first grid point k where the
+    run diverges (``_errors.divergence_reason`` on |w|^2/d, or non-finite pre-activations or
+    loss) it stops and returns the path of steps 0..k-1 with ``divergence = (k, reason)``.
     """
     mixture = problem.mixture
     X, y, _ = make_dataset(problem, d, _child(seed_seq, _STREAM_DATA))
@@ -260,21 +271,23 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
     train_accuracy = np.empty(K + 1)
     test_error = np.empty(K + 1 if test_points else 0)
 
-    # Overflow is detected and reported as a DivergenceError below; numpy's warnings on the way
-    # there would only repeat it less clearly.
+    # Overflow is detected and reported as a divergence below; numpy's warnings on the way there
+    # would only repeat it less clearly.
+    divergence = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(K + 1):
             r = _preactivations(w, X)
             m[k] = w.sum() / d
             C[k] = (w @ w) / d
-            if not (np.isfinite(C[k]) and np.isfinite(m[k]) and np.all(np.isfinite(r))):
-                raise DivergenceError(
-                    k, f"the weights are not finite (|w|^2/d = {C[k]:.3g}); "
-                       f"is eta = {eta} beyond the stability limit?"
-                )
-            train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d
-            if not np.isfinite(train_loss[k]):
-                raise DivergenceError(k, f"the training loss is not finite (|w|^2/d = {C[k]:.3g})")
+            reason = divergence_reason(C, k)
+            if reason is None and not (np.isfinite(m[k]) and np.all(np.isfinite(r))):
+                reason = "the weights are not finite"
+            train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d if reason is None else np.nan
+            if reason is None and not np.isfinite(train_loss[k]):
+                reason = f"the training loss is not finite (|w|^2/d = {C[k]:.3g})"
+            if reason is not None:
+                divergence = (k, f"{reason} (is eta = {eta} beyond the stability limit?)")
+                break
             train_accuracy[k] = np.mean(y * problem.mixture.phi(r) > 0.0)
             if test_points:
                 test_error[k] = mixture.empirical_error(y_test, _preactivations(w, X_test))
@@ -282,8 +295,52 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                 w = update(w, gradient(w, X, y, s[:, k], problem, r=r))
 
     gen_error = np.asarray(mixture.gen_error(m, C), dtype=float)
-    return SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
-                    train_accuracy=train_accuracy, gen_error_empirical=test_error)
+    path = SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
+                    train_accuracy=train_accuracy, gen_error_empirical=test_error,
+                    divergence=divergence)
+    return path if divergence is None else path.truncated(divergence[0])
+
+
+def simulation_state_vectors(problem: Problem, momentum) -> int:
+    """Vectors of length d the update keeps besides w (``_Update``): under momentum or Langevin
+    noise w(k-1), q(k-1), q(k) and the noise draw; none for plain (S)GD."""
+    return 4 if momentum is not None or problem.temperature > 0.0 else 0
+
+
+def _check_sizes(problem, d, seeds, seed, test_points):
+    d = check_int("d", d, low=1)
+    if n_samples(problem, d) < 1:
+        raise ParameterError(
+            f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)")
+    return (d, check_int("seeds", seeds, low=2), check_int("seed", seed, low=0),
+            check_int("test_points", test_points, low=0))
+
+
+def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress, momentum=None):
+    """Every seed's path, one after the other; after a divergence at step k the later seeds
+    stop there too and every path is cut to steps 0..k-1. Returns (paths, (k, reason) or None,
+    the last step kept)."""
+    started = time.perf_counter()
+    paths, divergence = [], None
+    for index, seed_seq in enumerate(seed_seqs):
+        path = simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
+                             test_points=test_points, momentum=momentum)
+        paths.append(path)
+        if path.divergence is not None and (divergence is None or path.divergence[0] < divergence[0]):
+            divergence = path.divergence
+            K = divergence[0] - 1
+        if progress:
+            print(f"quaddmft simulate: seed {index + 1}/{len(seed_seqs)} done "
+                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+    if divergence is not None:
+        if divergence[0] < 2:
+            raise ParameterError(f"the run diverges at its first step ({divergence[1]}): "
+                                 f"eta = {eta} is beyond the stability limit")
+        paths = [p.truncated(divergence[0]) for p in paths]
+        warnings.warn(f"simulate: the run diverged at step k = {divergence[0]}: {divergence[1]}; "
+                      f"the result stops before it (status 'diverged')", RuntimeWarning,
+                      stacklevel=3)
+    return paths, divergence, K
 
 
 def _seed_statistics(paths: list[SeedPath]) -> dict:
@@ -310,7 +367,8 @@ def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
 
 def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float,
              t_max: float, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
-             momentum=None, progress: bool = False) -> SimulationResult:
+             momentum=None, progress: bool = False, max_memory: float | None = None
+             ) -> SimulationResult:
     r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
 
     Each seed draws its own dataset (n = round(alpha d) samples), w(0) = m0 v + sqrt(R) g and
@@ -342,6 +400,8 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
         ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6); None: plain (S)GD.
     progress : bool
         Print one line per finished seed on stderr.
+    max_memory : float > 0, default 3/4 of the machine's memory
+        Bytes the run may use (estimated before it starts, ``_resources.check_simulate``).
 
     Returns
     -------
@@ -352,7 +412,9 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     Raises
     ------
     ParameterError  for invalid inputs (named, with the allowed range).
-    DivergenceError when the weights leave the finite numbers (step and reason given).
+    A run that diverges (``_errors.divergence_reason``) is not an exception: the result has
+    ``status`` "diverged", its curves stop before the step named in ``message``, and a
+    RuntimeWarning says so.
 
     Examples
     --------
@@ -365,26 +427,21 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     True
     """
     run = check_run(problem, schedule, eta, t_max, momentum)
-    d = check_int("d", d, low=1)
-    seeds = check_int("seeds", seeds, low=2)
-    seed = check_int("seed", seed, low=0)
-    test_points = check_int("test_points", test_points, low=0)
-    if n_samples(problem, d) < 1:
-        raise ParameterError(f"d = {d} gives no training sample at alpha = {problem.alpha} "
-                             "(n = round(alpha d) = 0)")
+    d, seeds, seed, test_points = _check_sizes(problem, d, seeds, seed, test_points)
     schedule, chain, eta, K = run.schedule, run.chain, run.eta, run.K
+    check_simulate(n_samples(problem, d), d, K, seeds, test_points, not chain.deterministic,
+                   max_memory, state_vectors=simulation_state_vectors(problem, run.momentum))
     started = time.perf_counter()
-    paths = []
-    for index, seed_seq in enumerate(seed_sequences(seed, seeds)):
-        paths.append(simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
-                                   test_points=test_points, momentum=run.momentum))
-        if progress:
-            print(f"quaddmft simulate: seed {index + 1}/{seeds} done "
-                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+    paths, divergence, K = _run_seeds(problem, chain, eta, K, d, seed_sequences(seed, seeds),
+                                      test_points, progress, run.momentum)
     params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
               "test_points": test_points, "law_note": _law_note(schedule, chain)}
+    status, message = Status.SUCCESS, f"{seeds} runs of K = {run.K} steps at d = {d}"
+    if divergence is not None:
+        status = Status.DIVERGED
+        message = (f"diverged at step k = {divergence[0]} (t = {divergence[0] * eta:.6g}): "
+                   f"{divergence[1]}; curves up to t = {K * eta:.6g}")
     return SimulationResult(
-        t=eta * np.arange(K + 1), params=params,
-        message=f"{seeds} runs of K = {K} steps at d = {d}",
+        t=eta * np.arange(K + 1), params=params, status=status, message=message,
         wall_time=time.perf_counter() - started, **_seed_statistics(paths),
     )

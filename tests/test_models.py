@@ -331,3 +331,50 @@ def test_momentum_with_the_spherical_constraint_is_refused_naming_both(momentum)
 def test_bad_input_is_refused_by_name(build, match):
     with pytest.raises(qd.ParameterError, match=match):
         build()
+
+
+def test_divergence_under_momentum_is_detected_by_solver_and_simulator():
+    """Main's divergence detection with momentum: heavy ball (beta = 0.5) on square loss is stable
+    at eta = 0.5 and blows up at eta = 0.8; solve and simulate both return a 'diverged' result cut
+    before the step, with a RuntimeWarning, instead of raising."""
+    problem = qd.Problem(qd.TeacherStudent(2.0, teacher="linear", noise=0.1), "square", lam=0.0,
+                         R=0.25)
+    stable = qd.solve(problem, qd.FullBatch(), eta=0.5, t_max=20.0, momentum=qd.HeavyBall(0.5))
+    assert stable.status is qd.Status.SUCCESS and stable.t.size == 41
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        dmft = qd.solve(problem, qd.FullBatch(), eta=0.8, t_max=32.0, momentum=qd.HeavyBall(0.5))
+    assert dmft.status is qd.Status.DIVERGED and 2 <= dmft.t.size < 41
+    assert np.all(np.isfinite(dmft.C)) and "diverged at step" in dmft.message
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        sim = qd.simulate(problem, qd.FullBatch(), eta=0.8, t_max=32.0, d=300, seeds=2,
+                          momentum=qd.HeavyBall(0.5))
+    assert sim.status is qd.Status.DIVERGED and 2 <= sim.t.size < 41
+    # The same blow-up: the simulation's divergence step is within a few steps of the DMFT's.
+    assert abs(sim.t.size - dmft.t.size) <= 3
+
+
+def test_resource_estimate_of_the_new_models():
+    """Main's estimate before each solve: the rules' cost counts teacher-student label groups
+    (the node set they build, not the mixtures' clusters), Langevin noise adds its two
+    (K+1)^2 matrices per sweep, momentum adds nothing of note, and max_memory refuses by name."""
+    from quaddmft._solver import estimate
+
+    teacher = qd.Problem(qd.TeacherStudent(2.0, teacher="sign", noise=0.1, flip=0.05), "logistic")
+    chain, K = qd.SGD(0.5).chain(0.2), 10
+    for rule in (qd.QMC(n_points=16, n_h0=4, n_replicates=2), qd.Quadrature(resolution=1)):
+        nodes = (rule.nodes(teacher, chain, K, np.random.default_rng(0))
+                 if isinstance(rule, qd.QMC) else rule.nodes(teacher, chain, K, rule.rungs(teacher, chain, K)[-1]))
+        assert rule.cost(teacher, chain, K)[0] == nodes.size
+    rule = qd.QMC(n_points=16, n_h0=4, n_replicates=2)
+    cold = estimate(teacher, qd.SGD(0.5), eta=0.2, t_max=2.0, rule=rule)
+    hot = estimate(dataclasses.replace(teacher, temperature=0.1), qd.SGD(0.5), eta=0.2, t_max=2.0,
+                   rule=rule)
+    assert hot.bytes - cold.bytes == 2 * 8.0 * (K + 1) ** 2
+    moving = estimate(teacher, qd.SGD(0.5), eta=0.2, t_max=2.0, rule=rule, momentum=qd.Nesterov(0.5))
+    assert moving.bytes == cold.bytes
+    with pytest.raises(qd.ParameterError, match="max_memory"):
+        qd.solve(teacher, qd.SGD(0.5), eta=0.2, t_max=2.0, rule=rule, momentum=qd.Nesterov(0.5),
+                 max_memory=1000.0)
+    with pytest.raises(qd.ParameterError, match="max_memory"):
+        qd.simulate(dataclasses.replace(teacher, temperature=0.1), qd.SGD(0.5), eta=0.2, t_max=2.0,
+                    d=100, momentum=qd.Nesterov(0.5), max_memory=1000.0)

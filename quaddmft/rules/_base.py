@@ -89,6 +89,17 @@ class AveragingRule(ABC):
     name = "abstract"
     error_kind: ErrorKind
 
+    def cost(self, problem, chain, K: int) -> tuple[int, int]:
+        """(nodes of the largest node set, node-sweeps in all) of a solve, for the resource
+        estimate made before it starts (``_resources.check_solve``); (0, 0): unknown (a rule
+        that does not say is not checked)."""
+        return 0, 0
+
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """(K+1)^2 matrices a solve holds besides those of the sweep it is running, for the
+        memory estimate (``_resources.check_solve``)."""
+        return 0
+
     def params(self) -> dict:
         out = {"rule": self.name}
         for f in dataclasses.fields(self):
@@ -104,6 +115,12 @@ class SampledRule(AveragingRule):
     error_kind = ErrorKind.STANDARD_ERROR
     n_replicates: int
     seed: int
+
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """The kernels (``_observables.KERNELS``, six) of every replicate's sweep, kept for the
+        average (``_solver._sampled``), then their stack over the replicates (one more each) and
+        the six means."""
+        return 6 * self.n_replicates + self.n_replicates + 6
 
     def parts(self, problem, chain, K) -> list[np.random.Generator]:
         """One independent generator per replicate, reproducible from ``seed``."""
@@ -127,6 +144,18 @@ class RefinedRule(AveragingRule):
     """
 
     error_kind = ErrorKind.REFINEMENT
+
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """The kernels (six) of every rung solved, kept for the error estimate
+        (``_solver._refined``); for modal rungs also the fixed point's state
+        (``_fixed_point.anderson``: depth + 1 iterates and residuals, their 2 depth
+        differences, the depth columns of their sum and lstsq's copy, and about five
+        temporaries) and the covariance carried from rung to rung."""
+        held = 6 * len(self.rungs(problem, chain, K))
+        if self.modal(problem, chain, K):
+            depth = getattr(self, "anderson", 0)  # the rule's Anderson depth, if it has one
+            held += 2 * (depth + 1) + 4 * depth + 5 + 1
+        return held
 
     @abstractmethod
     def rungs(self, problem, chain, K: int) -> tuple:

@@ -9,14 +9,12 @@ from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two
 from .._observables import h0_layout
-from .._quadrature import tensor_product
+from .._quadrature import SOBOL_MAX_DIMENSION, tensor_product
 from .._selection import sample_paths
 from ._base import NodeSet, SampledRule, normals_from_uniforms
 
 __all__ = ["QMC"]
 
-# scipy's Sobol' direction numbers cover this many dimensions.
-SOBOL_MAX_DIMENSION = 21201
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,12 @@ class QMC(SampledRule):
         object.__setattr__(self, "n_h0", check_int("n_h0", self.n_h0, low=1))
         object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+
+    def cost(self, problem, chain, K):
+        n_h0, n_points = (self.n_h0, self.n_points) if problem.h0_enters else (1, self.n_points * self.n_h0)
+        # The data model's label groups times their h0 nodes (the outer factor of ``nodes``).
+        N = problem.mixture.label_factor(n_h0).h0.size * n_points
+        return N, N * self.n_replicates
 
     def nodes(self, problem, chain, K, rng):
         n_h0, n_points = self.n_h0, self.n_points
