@@ -2,7 +2,8 @@
 
 Solves the d -> infinity dynamical mean-field theory of gradient descent, classical SGD and
 Persistent-SGD (Mignacco, Krzakala, Urbani, Zdeborova, NeurIPS 2020) in discrete time, and
-simulates the real algorithm at finite d to check it.
+simulates the real algorithm at finite d to check it; beyond the mixtures, teacher-student
+data, heavy-ball and Nesterov momentum, Langevin noise and the spherical constraint.
 
     >>> import quaddmft as qd
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.0)
@@ -23,8 +24,10 @@ _EXPORTS = {
     "._errors": ("ConvergenceError", "DivergenceError", "ErrorKind", "FileFormatError",
                  "ParameterError"),
     "._loss": ("LOSSES", "Hinge2", "Logistic", "Loss", "Square"),
-    "._problem": ("MIXTURES", "FiniteDStart", "Mixture", "Problem", "PureNoise", "ThreeCluster",
-                  "TwoCluster", "finite_d_m0"),
+    "._problem": ("CONSTRAINTS", "MIXTURES", "FiniteDStart", "Mixture", "Problem", "PureNoise",
+                  "Spherical", "ThreeCluster", "TwoCluster", "finite_d_m0"),
+    "._teacher": ("TEACHERS", "LinearTeacher", "SignTeacher", "Teacher", "TeacherStudent"),
+    "._momentum": ("MOMENTA", "HeavyBall", "Momentum", "Nesterov"),
     "._result": ("DMFTResult", "SimulationResult", "Status", "load"),
     "._selection": ("LAWS", "SCHEDULES", "SGD", "ClippedLinearLaw", "ExactLaw", "FullBatch",
                     "LinearLaw", "PersistentSGD", "SelectionLaw", "SelectionProcess"),

@@ -15,8 +15,9 @@ are solved exactly (up to the averaging rule) by marching k = 0..K once. Each st
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
    with s(k) replaced by its conditional expectation given s(k-1) (``_March._kernel_rows``),
    and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
-4. the weight-side step (``WeightSide.advance``; nothing for ``FrozenWeights``, the observer
-   pass of ``observe``).
+4. the weight-side step (``WeightSide.advance``, or its momentum and spherical variants built
+   by ``_weights.weight_side``; nothing for ``FrozenWeights``, the observer pass of
+   ``observe``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
-from ._weights import FrozenWeights, WeightSide
+from ._weights import FrozenWeights, WeightSide, weight_side
 
 __all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde"]
 
@@ -154,7 +155,9 @@ class _March:
         newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
         if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
-            newest_sd = math.sqrt(delta) * eta * sigma
+            # z(k-1) enters h(k) through eta R(k, k-1) xi(k-1): R(k, k-1) is 1 for plain GD, b0
+            # under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md 8.7, 8.9).
+            newest_sd = math.sqrt(delta) * eta * weights.R[k, k - 1] * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
         self.norms[k] = weights.m[k] ** 2 + self.c_perp_diag[k]
         reason = divergence_reason(self.norms, k)
@@ -218,7 +221,7 @@ class _March:
                 and np.isfinite(self.mu[k]) and np.isfinite(self.train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
         if k < self.K:
-            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k])
+            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k], self.M_C)
 
     def result(self) -> Sweep:
         weights = self.weights
@@ -234,7 +237,7 @@ class _March:
 
 
 def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
-                 response: ResponseOptions = ResponseOptions(), progress=None,
+                 momentum=None, response: ResponseOptions = ResponseOptions(), progress=None,
                  accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
@@ -244,13 +247,15 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
     ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a
     fixed point do not need it). ``weights``
-    (default: a new ``WeightSide``, advanced by the sweep) may be ``FrozenWeights`` (see
+    (default: a new ``_weights.weight_side(problem, momentum, K, eta)``, advanced by the sweep:
+    plain, momentum (``momentum``: a ``HeavyBall`` or ``Nesterov``, docs/theory.md eq. 8.6) or
+    spherical, with the problem's Langevin temperature) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
     Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
     ``solve`` before it starts).
     """
     if weights is None:
-        weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+        weights = weight_side(problem, momentum, K, eta)
     march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, take the cores from the numba regions that follow. Measured
@@ -272,5 +277,5 @@ def observe(problem, chain, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
     never used); used for the training accuracy of rules whose nodes integrate an indicator
     badly (``rules.Quadrature``).
     """
-    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved)
+    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved, problem.temperature)
     return causal_sweep(problem, chain, eta, K, nodes, weights=frozen)

@@ -1,8 +1,9 @@
 """Settings of the command line and TOML files turned into objects: the one table of names.
 
 Strings live only at this edge (STYLE point 10): every name given on the command line or in a
-TOML config is resolved through ``TABLES`` (the package's ``MIXTURES``, ``LOSSES``,
-``SCHEDULES``, ``LAWS`` and ``RULES``) by ``_errors.choose``, and every number is validated by the
+TOML config is resolved through ``TABLES`` (the package's ``MIXTURES`` with teacher-student
+data, ``LOSSES``, ``SCHEDULES``, ``LAWS``, ``RULES``, ``MOMENTA`` and ``CONSTRAINTS``; the
+teacher's name through ``TEACHERS``, by ``TeacherStudent`` itself) by ``_errors.choose``, and every number is validated by the
 object it builds. Which option feeds which constructor argument is read from the constructors'
 signatures (with ``ALIASES``), so a new mixture, selection process or averaging rule needs no
 new ``if`` here.
@@ -19,32 +20,42 @@ import tomllib
 
 from ._errors import ParameterError, check_real, choose
 from ._loss import LOSSES
-from ._problem import MIXTURES, Problem
+from ._momentum import MOMENTA
+from ._problem import CONSTRAINTS, MIXTURES, Problem
 from ._selection import LAWS, SCHEDULES
+from ._teacher import TeacherStudent
 from .rules import RULES
 
-__all__ = ["DEFAULTS", "TABLES", "ALIASES", "PROBLEM_KEYS", "SOLVE_KEYS", "SIMULATE_KEYS",
-           "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "RULE_KEYS", "read_config",
+__all__ = ["DEFAULTS", "TABLES", "ALIASES", "MODELS", "NONE", "PROBLEM_KEYS", "SOLVE_KEYS",
+           "SIMULATE_KEYS", "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "RULE_KEYS", "read_config",
            "check_value", "build"]
 
 # The paper's Fig. 1 (left) setting. ``L`` is used by the three-cluster model only (paper Fig. 2);
-# ``b``, ``tau`` and ``law`` only by the schedules that take them.
+# ``b``, ``tau`` and ``law`` only by the schedules that take them; ``teacher``, ``noise`` and
+# ``flip`` by teacher-student data; ``beta`` by a momentum.
 DEFAULTS = {
     "model": "two", "alpha": 2.0, "delta": 0.5, "L": 0.7, "loss": "logistic", "lam": 0.0,
-    "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0,
+    "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0, "temperature": 0.0, "constraint": "none",
     "schedule": "persistent", "b": 0.3, "tau": 1.0 / 0.6, "law": "linear",
-    "rule": "quadrature", "d": 500,
+    "momentum": "none", "rule": "quadrature", "d": 500,
 }
 
+# The data models: the mixtures and teacher-student data.
+MODELS = {**MIXTURES, TeacherStudent.name: TeacherStudent}
+# The name that turns an optional object off (``momentum``, ``constraint``).
+NONE = "none"
+
 # Settings that are names, and the table each is resolved through.
-TABLES = {"model": MIXTURES, "loss": LOSSES, "schedule": SCHEDULES, "law": LAWS, "rule": RULES}
+TABLES = {"model": MODELS, "loss": LOSSES, "schedule": SCHEDULES, "law": LAWS, "rule": RULES,
+          "momentum": MOMENTA, "constraint": CONSTRAINTS}
 
 # Option name for a constructor argument whose name differs from it.
 ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
            "n_replicates": "replicates", "n_paths": "points", "n_path_replicates": "replicates"}
 
-PROBLEM_KEYS = ["model", "alpha", "delta", "L", "loss", "lam", "eta", "t_max", "R", "m0",
-                "schedule", "b", "tau", "inv_tau", "law"]
+PROBLEM_KEYS = ["model", "alpha", "delta", "L", "teacher", "noise", "flip", "loss", "lam", "eta",
+                "t_max", "R", "m0", "temperature", "constraint", "schedule", "b", "tau", "inv_tau",
+                "law", "momentum", "beta"]
 SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
               "replicates", "seed"]
 # The keys that only the averaging rule reads (``seed`` also seeds a simulation).
@@ -54,7 +65,7 @@ OUTPUT_KEYS = ["json", "save", "plot", "progress", "max_memory"]  # outputs and 
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
 # One config file may serve both subcommands: keys of the other one are accepted and unused.
 CONFIG_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS + OUTPUT_KEYS))
-_STRING_KEYS = {"json", "save", "plot", *TABLES}
+_STRING_KEYS = {"json", "save", "plot", "teacher", *TABLES}
 
 
 def read_config(path) -> dict:
@@ -116,11 +127,19 @@ def _construct(kind: str, settings: dict, used: set):
     return cls(**kwargs)
 
 
+def _optional(kind: str, settings: dict, used: set):
+    """``None`` when ``settings[kind]`` is ``NONE``, else ``_construct(kind, ...)``."""
+    if settings[kind] == NONE:
+        return None
+    return _construct(kind, settings, used)
+
+
 def build(command: str, settings: dict):
     """Turn merged settings into ``(problem, schedule, kwargs, unused)`` for solve/simulate.
 
-    ``kwargs`` are the keyword arguments of ``qd.solve`` (``rule`` included) or ``qd.simulate``;
-    ``unused`` lists the given options that the chosen model/schedule/rule does not take.
+    ``kwargs`` are the keyword arguments of ``qd.solve`` (``rule`` and ``momentum`` included) or
+    ``qd.simulate``; ``unused`` lists the given options that the chosen model/schedule/rule does
+    not take. ``momentum`` and ``constraint`` may be ``"none"`` (plain (S)GD, ridge).
     Raises ParameterError (naming the parameter) for any invalid setting.
     """
     given = set(settings)
@@ -129,14 +148,17 @@ def build(command: str, settings: dict):
         if "tau" in settings:
             raise ParameterError("give tau or inv_tau (= 1/tau), not both")
         full["tau"] = 1.0 / check_real("inv_tau", settings["inv_tau"], low=0.0)
-    used = {"model", "loss", "lam", "R", "m0", "eta", "t_max", "schedule"}
+    used = {"model", "loss", "lam", "R", "m0", "eta", "t_max", "schedule", "temperature",
+            "constraint", "momentum"}
     mixture = _construct("model", full, used)
-    problem = Problem(mixture, loss=full["loss"], lam=full["lam"], R=full["R"], m0=full["m0"])
+    problem = Problem(mixture, loss=full["loss"], lam=full["lam"], R=full["R"], m0=full["m0"],
+                      temperature=full["temperature"],
+                      constraint=_optional("constraint", full, used))
     schedule = _construct("schedule", full, used)
     eta = check_real("eta", full["eta"], low=0.0)
     t_max = check_real("t_max", full["t_max"], low=0.0)
     schedule.chain(eta)  # the linear Persistent-SGD law is checked against eta here, not later
-    kwargs = {"eta": eta, "t_max": t_max}
+    kwargs = {"eta": eta, "t_max": t_max, "momentum": _optional("momentum", full, used)}
     if command == "solve":
         used.add("rule")
         kwargs["rule"] = _construct("rule", full, used)

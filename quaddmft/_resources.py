@@ -95,7 +95,11 @@ def check_solve(rule, problem, chain, K: int, max_memory=None) -> Estimate:
     (tests/test_sweep.py, ``test_memory_within_the_solves_estimate``)."""
     max_nodes, node_sweeps = rule.cost(problem, chain, K)
     # The matrices the rule keeps across its sweeps (replicates, rungs, fixed-point history).
-    held = 8.0 * (K + 1) ** 2 * rule.held_matrices(chain, K)
+    held = 8.0 * (K + 1) ** 2 * rule.held_matrices(problem, chain, K)
+    # Langevin noise: each sweep also holds the noise covariance M_C + (2T/eta) I and, at its
+    # end, the temporary R R^T of C_perp (``_weights.WeightSide``); momentum keeps only a few
+    # vectors of length K+1 (the previous step's gradients), nothing of note.
+    held += 8.0 * (K + 1) ** 2 * (2 if problem.temperature > 0.0 else 0)
     if max_nodes == 0:  # a rule that does not estimate its cost: the kernels alone
         return Estimate(sweep_memory(0, K) + held, 0.0, f"K = {K} steps, nodes not estimated")
     n = K + 1
@@ -113,10 +117,12 @@ def check_solve(rule, problem, chain, K: int, max_memory=None) -> Estimate:
 
 
 def check_simulate(n: int, d: int, K: int, seeds: int, test_points: int, stochastic: bool,
-                   max_memory=None) -> Estimate:
+                   max_memory=None, state_vectors: int = 0) -> Estimate:
     """Estimate a simulation (the data X: 8 n d bytes; selection uniforms and paths: 16 n (K+1);
-    test points 8 test_points d) and refuse it beyond ``max_memory`` bytes."""
-    memory = 8.0 * n * d + (16.0 * n * (K + 1) if stochastic else 0.0) + 8.0 * test_points * d
+    test points 8 test_points d; ``state_vectors`` more vectors of length d: momentum's previous
+    weights and step, Langevin noise) and refuse it beyond ``max_memory`` bytes."""
+    memory = (8.0 * n * d + (16.0 * n * (K + 1) if stochastic else 0.0) + 8.0 * test_points * d
+              + 8.0 * state_vectors * d)
     seconds = _SECONDS_PER_FLOP * seeds * (K + 1) * (4.0 * n * d + 2.0 * test_points * d)
     estimate = Estimate(memory, seconds, f"n = {n} samples, d = {d}, K = {K} steps")
     _refuse(estimate, _limit(max_memory), "use a smaller d or a shorter t_max")

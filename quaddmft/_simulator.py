@@ -28,8 +28,19 @@ Observables recorded at every grid point t_k = k eta, k = 0..K:
     optionally the empirical test error (1/4) <(y - yhat)^2> on fresh points (paper eq. 23),
     yhat = +1 if phi(r) > 0 else -1.
 
+Extensions (docs/theory.md section 8): the data may be any data model's (``Mixture.sample``:
+teacher-student data, eq. 8.1); the update is the two-step rule of eq. 8.6,
+
+    u(k+1) = a1 u(k) + a2 u(k-1) + b0 q(k) + b1 q(k-1),   q(k) = -eta g(k) + sqrt(2 eta T) z(k),
+
+with (a1, a2, b0, b1) of the momentum (``_momentum``; u(-1) = u(0), q(-1) = 0), Langevin
+noise z(k) ~ N(0, I_d) of the problem's temperature T, and, under the spherical constraint,
+u <- sqrt(d) u / |u| after every step and at the start. Plain (S)GD without noise runs the
+update of paper eq. 7 as written above, operation for operation.
+
 Random streams: ``simulate`` derives one SeedSequence per seed from ``SeedSequence(seed)``, and
-each of those four independent child streams (data, initial weights, selection, test points).
+each of those five independent child streams (data, initial weights, selection, test points,
+Langevin noise).
 Separate streams keep the dataset and w(0) of a seed identical whatever the schedule and the
 number of test points, so that runs differing only in the schedule are compared on the very same
 data (common random numbers), and the deterministic chain (b = 1) can skip its uniforms without
@@ -54,10 +65,12 @@ from ._resources import check_simulate
 from ._result import SimulationResult, Status
 from ._selection import Chain, SelectionProcess, sample_paths
 
-__all__ = ["simulate", "make_dataset", "training_loss", "gradient"]
+_PLAIN = (1.0, 0.0, 1.0, 0.0)
+
+__all__ = ["simulate", "make_dataset", "training_loss", "gradient", "simulation_state_vectors"]
 
 # Indices of the child streams of one seed's SeedSequence (see the module docstring).
-_STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST = range(4)
+_STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST, _STREAM_NOISE = range(5)
 
 
 def n_samples(problem: Problem, d: int) -> int:
@@ -65,27 +78,13 @@ def n_samples(problem: Problem, d: int) -> int:
     return int(round(problem.alpha * d))
 
 
-def _draw_points(problem: Problem, d: int, n: int, rng: np.random.Generator):
-    """n points of the mixture at dimension d: (X of shape (n, d), y (n,), c (n,))."""
-    mixture = problem.mixture
-    clusters = mixture.clusters()
-    which = rng.choice(clusters.prob.size, size=n, p=clusters.prob)
-    c = clusters.c[which]
-    y = clusters.y[which]
-    # In place: X is the largest array of a run (8 n d bytes); no second copy at the peak.
-    X = rng.standard_normal((n, d))
-    X *= math.sqrt(mixture.delta)
-    # c_mu v / sqrt(d) with v = (1, ..., 1) adds c_mu / sqrt(d) to every coordinate.
-    X += (c / math.sqrt(d))[:, None]
-    return X, y, c
-
-
 def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
     """Draw the training set of paper eq. 2 at dimension ``d`` from the generator ``rng``.
 
     Returns ``(X, y, c)``: X of shape (n, d) with rows x_mu = c_mu v/sqrt(d) + sqrt(Delta) z_mu,
     labels y (n,) and cluster coefficients c (n,), n = round(alpha d) (``n_samples``); the pairs
-    (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()``.
+    (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()`` (teacher-student data:
+    ``TeacherStudent.sample``, eq. 8.1).
 
     Raises ParameterError if d is not an integer >= 1 or n would be 0. docs/theory.md eq. 1.1.
 
@@ -106,7 +105,7 @@ def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
             f"d = {d} gives n = round(alpha d) = {n} samples at alpha = {problem.alpha}; "
             f"d must be at least {math.ceil(0.5 / problem.alpha)}"
         )
-    return _draw_points(problem, d, n, rng)
+    return problem.mixture.sample(d, n, rng)
 
 
 def _loss_terms(problem: Problem, y: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -197,6 +196,33 @@ def _selection_paths(chain: Chain, n: int, K: int, rng: np.random.Generator) -> 
     return sample_paths(chain, rng.random((n, K + 1)))
 
 
+class _Update:
+    """The update of the module docstring for one run: w(k) -> w(k+1) from the gradient g(k)."""
+
+    def __init__(self, problem: Problem, momentum, eta: float, d: int, rng):
+        self.eta, self.d, self.rng = eta, d, rng
+        self.coefficients = _PLAIN if momentum is None else momentum.coefficients
+        self.noise_sd = math.sqrt(2.0 * eta * problem.temperature)
+        self.spherical = problem.spherical
+        self.plain = self.coefficients == _PLAIN and not self.noise_sd and not self.spherical
+        self.previous = None  # (w(k-1), q(k-1))
+
+    def project(self, w: np.ndarray) -> np.ndarray:
+        """w on the sphere |w|^2 = d under the spherical constraint, else w."""
+        return w * (math.sqrt(self.d) / np.linalg.norm(w)) if self.spherical else w
+
+    def __call__(self, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        if self.plain:
+            return w - self.eta * g
+        a1, a2, b0, b1 = self.coefficients
+        q = -self.eta * g
+        if self.noise_sd:
+            q += self.noise_sd * self.rng.standard_normal(w.size)
+        w_prev, q_prev = self.previous if self.previous is not None else (w, 0.0 * q)
+        self.previous = (w, q)
+        return self.project(a1 * w + a2 * w_prev + b0 * q + b1 * q_prev)
+
+
 @dataclass(frozen=True)
 class SeedPath:
     """Per-step statistics of one run (one seed), each of shape (K+1,).
@@ -221,7 +247,8 @@ class SeedPath:
 
 
 def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
-                  seed_seq: np.random.SeedSequence, test_points: int = 0) -> SeedPath:
+                  seed_seq: np.random.SeedSequence, test_points: int = 0,
+                  momentum=None) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
 
     Inputs are assumed validated (``simulate`` does it). At the first grid point k where the
@@ -231,10 +258,12 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
     mixture = problem.mixture
     X, y, _ = make_dataset(problem, d, _child(seed_seq, _STREAM_DATA))
     n = X.shape[0]
+    update = _Update(problem, momentum, eta, d, _child(seed_seq, _STREAM_NOISE))
     w = problem.m0 + math.sqrt(problem.R) * _child(seed_seq, _STREAM_INIT).standard_normal(d)
+    w = update.project(w)
     s = _selection_paths(chain, n, K, _child(seed_seq, _STREAM_SELECTION))
     if test_points:
-        X_test, y_test, _ = _draw_points(problem, d, test_points, _child(seed_seq, _STREAM_TEST))
+        X_test, y_test, _ = mixture.sample(d, test_points, _child(seed_seq, _STREAM_TEST))
 
     m = np.empty(K + 1)
     C = np.empty(K + 1)
@@ -261,16 +290,21 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                 break
             train_accuracy[k] = np.mean(y * problem.mixture.phi(r) > 0.0)
             if test_points:
-                y_hat = np.where(problem.mixture.phi(_preactivations(w, X_test)) > 0.0, 1.0, -1.0)
-                test_error[k] = 0.25 * np.mean((y_test - y_hat) ** 2)
+                test_error[k] = mixture.empirical_error(y_test, _preactivations(w, X_test))
             if k < K:
-                w = w - eta * gradient(w, X, y, s[:, k], problem, r=r)
+                w = update(w, gradient(w, X, y, s[:, k], problem, r=r))
 
     gen_error = np.asarray(mixture.gen_error(m, C), dtype=float)
     path = SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
                     train_accuracy=train_accuracy, gen_error_empirical=test_error,
                     divergence=divergence)
     return path if divergence is None else path.truncated(divergence[0])
+
+
+def simulation_state_vectors(problem: Problem, momentum) -> int:
+    """Vectors of length d the update keeps besides w (``_Update``): under momentum or Langevin
+    noise w(k-1), q(k-1), q(k) and the noise draw; none for plain (S)GD."""
+    return 4 if momentum is not None or problem.temperature > 0.0 else 0
 
 
 def _check_sizes(problem, d, seeds, seed, test_points):
@@ -282,7 +316,7 @@ def _check_sizes(problem, d, seeds, seed, test_points):
             check_int("test_points", test_points, low=0))
 
 
-def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress):
+def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress, momentum=None):
     """Every seed's path, one after the other; after a divergence at step k the later seeds
     stop there too and every path is cut to steps 0..k-1. Returns (paths, (k, reason) or None,
     the last step kept)."""
@@ -290,7 +324,7 @@ def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress):
     paths, divergence = [], None
     for index, seed_seq in enumerate(seed_seqs):
         path = simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
-                             test_points=test_points)
+                             test_points=test_points, momentum=momentum)
         paths.append(path)
         if path.divergence is not None and (divergence is None or path.divergence[0] < divergence[0]):
             divergence = path.divergence
@@ -333,7 +367,8 @@ def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
 
 def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float,
              t_max: float, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
-             progress: bool = False, max_memory: float | None = None) -> SimulationResult:
+             momentum=None, progress: bool = False, max_memory: float | None = None
+             ) -> SimulationResult:
     r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
 
     Each seed draws its own dataset (n = round(alpha d) samples), w(0) = m0 v + sqrt(R) g and
@@ -361,6 +396,8 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
         Root of ``SeedSequence(seed).spawn(seeds)``; the same seed gives a bit-identical result.
     test_points : int >= 0
         Fresh test points per seed (drawn once) for the empirical test error; 0 for none.
+    momentum : Momentum, optional
+        ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6); None: plain (S)GD.
     progress : bool
         Print one line per finished seed on stderr.
     max_memory : float > 0, default 3/4 of the machine's memory
@@ -389,14 +426,14 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     >>> bool(abs(sim.gen_error[1] - qd.bayes_optimal_error(2.0, 0.5)) < 0.05)   # eq. 6.3, O(1/sqrt(d))
     True
     """
-    run = check_run(problem, schedule, eta, t_max)
+    run = check_run(problem, schedule, eta, t_max, momentum)
     d, seeds, seed, test_points = _check_sizes(problem, d, seeds, seed, test_points)
     schedule, chain, eta, K = run.schedule, run.chain, run.eta, run.K
     check_simulate(n_samples(problem, d), d, K, seeds, test_points, not chain.deterministic,
-                   max_memory)
+                   max_memory, state_vectors=simulation_state_vectors(problem, run.momentum))
     started = time.perf_counter()
     paths, divergence, K = _run_seeds(problem, chain, eta, K, d, seed_sequences(seed, seeds),
-                                      test_points, progress)
+                                      test_points, progress, run.momentum)
     params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
               "test_points": test_points, "law_note": _law_note(schedule, chain)}
     status, message = Status.SUCCESS, f"{seeds} runs of K = {run.K} steps at d = {d}"

@@ -40,20 +40,21 @@ def default_rule() -> AveragingRule:
 
 
 def estimate(problem, schedule=None, *, eta: float, t_max: float,
-             rule: AveragingRule | None = None, **_):
+             rule: AveragingRule | None = None, momentum=None, **_):
     """The ``_resources.Estimate`` (peak bytes, rough seconds) of the solve of these arguments:
     the estimate ``solve`` itself checks against ``max_memory`` (``_resources.check_solve``),
     without the refusal. Other keyword arguments of ``solve`` are accepted and ignored."""
-    run = check_run(problem, schedule, eta, t_max)
+    run = check_run(problem, schedule, eta, t_max, momentum)
     rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
     return check_solve(rule, problem, run.chain, run.K, 2.0**80)  # no refusal: any size
 
 
-def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
+def _sampled(rule: SampledRule, problem, chain, eta, K, tracker, momentum):
     """Independent causal sweeps, one per replicate of ``rule``; mean and standard error."""
-    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), progress=tracker)
+    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng),
+                           momentum=momentum, progress=tracker)
               for rng in rule.parts(problem, chain, K)]
     fields = {}
     for name in CURVES:
@@ -65,7 +66,7 @@ def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
 
 
 def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
-              tracker=None):
+              momentum, tracker=None):
     """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``."""
     lower = np.tril_indices(K + 1)
     gamma_prev = [None]
@@ -75,7 +76,8 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
         C[lower] = x
         C = C + np.tril(C, -1).T
         nodes = rule.nodes(problem, chain, K, resolution, covariance=C)
-        sweep = causal_sweep(problem, chain, eta, K, nodes, accuracy=False, progress=tracker)
+        sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, accuracy=False,
+                             progress=tracker)
         change = np.abs(sweep.C_perp - C).max() / max(np.abs(sweep.C_perp).max(), 1e-300)
         if gamma_prev[0] is not None:
             change = max(change, np.abs(sweep.Gamma - gamma_prev[0]).max()
@@ -91,27 +93,29 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
     return sweep
 
 
-def _rung(rule, problem, chain, eta, K, index, resolution, start, history, tracker):
+def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum, tracker):
     label = f"rung {index}"
     if start is not None:
-        return _converge(rule, problem, chain, eta, K, resolution, start, history, label, tracker)
+        return _converge(rule, problem, chain, eta, K, resolution, start, history, label, momentum,
+                         tracker)
     nodes = rule.nodes(problem, chain, K, resolution)
-    sweep = causal_sweep(problem, chain, eta, K, nodes, progress=tracker)
+    sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, progress=tracker)
     history.append({"stage": label, "iteration": 1, "change": 0.0, "n_nodes": int(nodes.size)})
     return sweep
 
 
-def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
-    rungs = rule.rungs(chain, K)
+def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum):
+    rungs = rule.rungs(problem, chain, K)
     history = []
     start = None
-    if rule.modal(chain, K):  # the first covariance: one causal sweep of the coarsest causal nodes
+    if rule.modal(problem, chain, K):  # the first covariance: one causal sweep of the coarsest causal nodes
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
-                             accuracy=False).C_perp
+                             momentum=momentum, accuracy=False).C_perp
     solved, errors, accepted, skipped = [], None, False, None
     for index, resolution in enumerate(rungs):
         try:
-            sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history, tracker)
+            sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history,
+                          momentum, tracker)
         except DivergenceError as exc:
             # A coarse node set can blow up where the dynamics does not (measured: 512-2048
             # Sobol' paths, three-cluster Persistent-SGD, validation/report_notes.md); the finer
@@ -127,7 +131,7 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
         fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
         solved.append(fields)
         if len(solved) > 1:
-            errors = rule.estimate(solved, chain, K)
+            errors = rule.estimate(solved, problem, chain, K)
             accepted = rule.accepts(fields, errors)
             if accepted:
                 break
@@ -137,7 +141,7 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
                       f"(largest {max(float(e.max()) for e in errors.values()):.2g})",
                       RuntimeWarning, stacklevel=3)
     fields.update({f"{name}_err": errors[name] for name in CURVES})
-    kind = "KL modes of C_perp" if rule.modal(chain, K) else "causal sweep, Sobol' points"
+    kind = "KL modes of C_perp" if rule.modal(problem, chain, K) else "causal sweep, Sobol' points"
     estimates = ", ".join(f"{name} {errors[name].max():.1g}" for name in CURVES)
     message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps; "
                f"estimated errors (sup over t): {estimates}")
@@ -147,7 +151,7 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker):
 
 
 def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRule | None = None,
-          progress: bool = False, max_memory: float | None = None) -> DMFTResult:
+          momentum=None, progress: bool = False, max_memory: float | None = None) -> DMFTResult:
     r"""Solve the discrete-time DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta).
 
     Parameters
@@ -165,6 +169,9 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
         ``*_err`` is its refinement estimate (``error_kind`` "refinement"). The sampling rules
         ``QMC`` and ``MonteCarlo``: each replicate an independent causal sweep, the result their
         mean and ``*_err`` one standard error of it (``error_kind`` "standard error").
+    momentum : Momentum, optional
+        ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6), with any schedule;
+        None is plain (S)GD. Not with the spherical constraint (ParameterError naming both).
     progress : bool
         Report progress on stderr.
     max_memory : float > 0, default 3/4 of the machine's memory
@@ -186,7 +193,7 @@ def solve(problem, schedule=None, *, eta: float, t_max: float, rule: AveragingRu
                     at its first step.
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
-    run = check_run(problem, schedule, eta, t_max)
+    run = check_run(problem, schedule, eta, t_max, momentum)
     rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
@@ -220,7 +227,8 @@ def _until_divergence(rule, problem, run, progress):
                            f"quaddmft {rule.name}")
         strategy = _refined if isinstance(rule, RefinedRule) else _sampled
         try:
-            return strategy(rule, problem, chain, run.eta, K, tracker), K, divergence
+            return (strategy(rule, problem, chain, run.eta, K, tracker, run.momentum), K,
+                    divergence)
         except DivergenceError as exc:
             if divergence is None or exc.step < divergence[0]:
                 divergence = (exc.step, exc.reason)

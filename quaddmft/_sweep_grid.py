@@ -49,10 +49,17 @@ from ._errors import ParameterError, check_int, check_real, choose
 from ._config import (PROBLEM_KEYS, RULE_KEYS, SIMULATE_KEYS, SOLVE_KEYS, TABLES, build,
                       check_value)
 
-__all__ = ["SweepGrid", "Task", "Point", "read_sweep_config", "SWEEP_KEYS", "OPTION_KEYS"]
+__all__ = ["SweepGrid", "Task", "Point", "read_sweep_config", "SWEEP_KEYS", "OPTION_KEYS",
+           "UNSWEPT_KEYS", "UNSWEPT_MODELS"]
 
+# Settings of the models of docs/theory.md section 8 (teacher-student data, momentum, Langevin
+# noise, the spherical constraint) that sweeps do not take yet: a run's key and its dataset do not
+# record them, so a sweep over them would reuse or mislabel runs. Refused by name instead.
+UNSWEPT_KEYS = ["teacher", "noise", "flip", "temperature", "constraint", "momentum", "beta"]
+UNSWEPT_MODELS = ["teacher-student"]
 # Settings a grid may fix or sweep: the problem, the rule, the simulation.
-SWEEP_KEYS = list(dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS))
+SWEEP_KEYS = [key for key in dict.fromkeys(PROBLEM_KEYS + SOLVE_KEYS + SIMULATE_KEYS)
+              if key not in UNSWEPT_KEYS]
 # Top-level keys of a sweep TOML that are not settings of a point.
 OPTION_KEYS = ["simulate", "output", "workers", "scheduler", "progress"]
 
@@ -107,8 +114,16 @@ def expand_values(name: str, spec) -> tuple:
     return values
 
 
+def _unswept(what: str) -> ParameterError:
+    return ParameterError(f"{what} is not supported by sweeps (teacher-student data, momentum, "
+                          f"Langevin noise and the spherical constraint run with qd.solve, "
+                          f"qd.simulate or quaddmft solve/simulate only)")
+
+
 def _check_key(name: str, where: str) -> str:
     name = name.replace("-", "_")
+    if name in UNSWEPT_KEYS:
+        raise _unswept(f"{where}: the key {name!r}")
     if name not in SWEEP_KEYS:
         raise ParameterError(f"{where}: unknown key {name!r}; valid keys are: {', '.join(SWEEP_KEYS)}")
     return name
@@ -118,6 +133,8 @@ def _check_setting(name: str, value):
     """``_config.check_value``, and names resolved through ``_config.TABLES`` now (a typo in one
     swept name is bad input, not a failed point)."""
     value = check_value(name, value)
+    if name == "model" and value in UNSWEPT_MODELS:
+        raise _unswept(f"model = {value!r}")
     if name in TABLES:
         choose(name, value, TABLES[name])
     return value
@@ -271,7 +288,13 @@ class SweepGrid:
         from ._selection import FullBatch
 
         schedule = FullBatch() if schedule is None else schedule
-        fixed = {k: v for k, v in problem.params().items() if k in SWEEP_KEYS}
+        given = problem.params()
+        if given["model"] in UNSWEPT_MODELS:
+            raise _unswept(f"model = {given['model']!r}")
+        for key in UNSWEPT_KEYS:
+            if key in given:
+                raise _unswept(f"the problem's {key} = {given[key]!r}")
+        fixed = {k: v for k, v in given.items() if k in SWEEP_KEYS}
         fixed.update(schedule.params())
         fixed.update(eta=eta, t_max=t_max, **simulate_settings)
         swept = set(over or {}) | set(points[0] if points else {})
@@ -428,8 +451,8 @@ def read_sweep_config(path) -> tuple[SweepGrid, dict]:
             options[name] = check_int("workers", value, low=1)
         elif name == "progress":
             options[name] = check_value(name, value)
-        elif name in SWEEP_KEYS:
-            fixed[name] = value
+        elif name in SWEEP_KEYS or name in UNSWEPT_KEYS:
+            fixed[name] = value  # SweepGrid refuses the unswept ones by name
         else:
             raise ParameterError(
                 f"config: unknown key {key!r} in {path}; valid keys are: "

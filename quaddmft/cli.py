@@ -27,19 +27,32 @@ PROG = "quaddmft"
 
 def _problem_options(common: argparse.ArgumentParser) -> None:
     g = common.add_argument_group("problem (defaults: the paper's Fig. 1 left setting)")
-    g.add_argument("--model", metavar="two|three|noise",
-                   help="Gaussian mixture: two clusters, three clusters (door activation), pure "
-                        "noise (default two)")
+    g.add_argument("--model", metavar="two|three|noise|teacher-student",
+                   help="data: two clusters, three clusters (door activation), pure noise, or "
+                        "teacher-student data (default two)")
     g.add_argument("--alpha", type=float, help="samples per dimension n/d > 0 (default 2)")
     g.add_argument("--delta", type=float, help="cluster noise variance Delta > 0 (default 0.5)")
     g.add_argument("--L", type=float, help="door half-width L > 0, three-cluster model only "
                                            "(default 0.7)")
+    g.add_argument("--teacher", metavar="linear|sign",
+                   help="teacher-student only: the teacher f, y = f(w*.x/sqrt(d) + noise) "
+                        "(default linear)")
+    g.add_argument("--noise", type=float, help="teacher-student only: variance >= 0 of the "
+                                               "Gaussian noise on the teacher's field (default 0)")
+    g.add_argument("--flip", type=float, help="teacher-student only: label-flip probability in "
+                                              "[0, 1/2] (default 0)")
     g.add_argument("--loss", metavar="NAME", help="logistic|square|squared-hinge (default logistic)")
     g.add_argument("--lam", type=float, help="ridge penalty lambda >= 0 (default 0)")
     g.add_argument("--eta", type=float, help="learning rate > 0 (default 0.2)")
     g.add_argument("--t-max", type=float, help="time horizon, t = k*eta (default 20)")
     g.add_argument("--R", type=float, help="initial weight variance, w(0) ~ N(0, R I) (default 0.01)")
     g.add_argument("--m0", type=float, help="initial overlap m(0) of the DMFT (default 0)")
+    g.add_argument("--temperature", type=float,
+                   help="Langevin temperature T >= 0: sqrt(2 eta T) N(0, I) added to every step "
+                        "(default 0)")
+    g.add_argument("--constraint", metavar="none|spherical",
+                   help="spherical: |w|^2 = d by projection after every step, in place of ridge "
+                        "(needs --lam 0 and m0^2 + R = 1; default none)")
     g = common.add_argument_group("selection process")
     g.add_argument("--schedule", metavar="gd|sgd|persistent",
                    help="full-batch GD, classical SGD or Persistent-SGD (default persistent)")
@@ -53,6 +66,9 @@ def _problem_options(common: argparse.ArgumentParser) -> None:
                         "continuous-time chain, or the linear law with its probabilities "
                         "clipped to [0, 1] (what a direct simulation of the paper's update "
                         "does) (default linear)")
+    g.add_argument("--momentum", metavar="none|heavy-ball|nesterov",
+                   help="momentum of the update, with any schedule (default none)")
+    g.add_argument("--beta", type=float, help="momentum coefficient in [0, 1) (default 0)")
 
 
 def _io_options(common: argparse.ArgumentParser) -> None:
@@ -254,6 +270,8 @@ def _write_outputs(outputs: dict, result, problem, schedule, eta) -> list:
         written.append(("npz", result.save(outputs["save"])))
     if "plot" in outputs:
         line1, line2 = describe(problem, schedule)
+        if "momentum" in result.params:
+            line2 += f", {result.params['momentum']} β={_fmt(result.params['beta'])}"
         title = f"{line1}\n{line2}, η={_fmt(eta)}\n{method(result)}"
         bayes = problem.mixture.bayes_optimal_error()
         reference = None if bayes is None else (bayes, "Bayes-optimal")
@@ -323,19 +341,20 @@ def _announce(command: str, problem, schedule, kwargs) -> None:
     from ._inputs import check_run
     from ._resources import check_simulate, check_solve
 
-    run = check_run(problem, schedule, kwargs["eta"], kwargs["t_max"])
+    run = check_run(problem, schedule, kwargs["eta"], kwargs["t_max"], kwargs.get("momentum"))
     if command == "solve":
         from .rules import Quadrature
 
         estimate = check_solve(kwargs.get("rule") or Quadrature(), problem, run.chain, run.K,
                                kwargs.get("max_memory"))
     else:
-        from ._simulator import n_samples
+        from ._simulator import n_samples, simulation_state_vectors
 
         d = kwargs.get("d", 500)
         estimate = check_simulate(n_samples(problem, d), d, run.K, kwargs.get("seeds", 8),
                                   kwargs.get("test_points", 0), not run.chain.deterministic,
-                                  kwargs.get("max_memory"))
+                                  kwargs.get("max_memory"),
+                                  state_vectors=simulation_state_vectors(problem, run.momentum))
     if estimate.seconds > 30:
         _note(f"estimated {estimate.describe()}")
 

@@ -33,10 +33,15 @@ def _fmt(x) -> str:
 def describe(problem, schedule) -> tuple[str, str]:
     """Two title lines: the problem, and the selection process (with the law for Persistent-SGD)."""
     p = problem.params()
-    line1 = (f"{problem.mixture.title}, α={_fmt(p['alpha'])}, Δ={_fmt(p['delta'])}"
+    line1 = (f"{problem.mixture.title}, α={_fmt(p['alpha'])}"
+             + (f", Δ={_fmt(p['delta'])}" if "delta" in p else "")
              + (f", L={_fmt(p['L'])}" if "L" in p else "")
+             + (f", {p['teacher']} teacher, noise={_fmt(p['noise'])}, flip={_fmt(p['flip'])}"
+                if "teacher" in p else "")
              + f", {p['loss']} loss, λ={_fmt(p['lam'])}, R={_fmt(p['R'])}"
-             + (f", m0={_fmt(p['m0'])}" if p["m0"] else ""))
+             + (f", m0={_fmt(p['m0'])}" if p["m0"] else "")
+             + (f", T={_fmt(p['temperature'])}" if "temperature" in p else "")
+             + (f", {p['constraint']}" if "constraint" in p else ""))
     s = schedule.params()
     line2 = _SCHEDULE_TITLES.get(s["schedule"], s["schedule"])
     if "b" in s:

@@ -238,14 +238,14 @@ def test_a_custom_ladder_that_does_not_refine_a_component_warns():
     same_level = qd.Quadrature(ladder=(qd.Resolution(level=2, n_h0=8, max_modes=4),
                                        qd.Resolution(level=2, n_h0=16, max_modes=6)))
     with pytest.warns(RuntimeWarning, match="do not refine level"):
-        same_level.rungs(gd, 10)
+        same_level.rungs(TWO_CLUSTER, gd, 10)
     same_points = qd.Quadrature(ladder=(qd.Resolution(n_points=256, n_h0=8),
                                         qd.Resolution(n_points=256, n_h0=16)))
     with pytest.warns(RuntimeWarning, match="do not refine n_points"):
-        same_points.rungs(psgd, 20)
+        same_points.rungs(TWO_CLUSTER, psgd, 20)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        qd.Quadrature().rungs(gd, 10), qd.Quadrature().rungs(psgd, 20)
+        qd.Quadrature().rungs(TWO_CLUSTER, gd, 10), qd.Quadrature().rungs(TWO_CLUSTER, psgd, 20)
         qd.Quadrature(ladder=(qd.Resolution(level=2, n_h0=8, max_modes=4),
-                              qd.Resolution())).rungs(gd, 10)
+                              qd.Resolution())).rungs(TWO_CLUSTER, gd, 10)

@@ -372,6 +372,10 @@ def test_command_line_sweep_and_plot(client, tmp_path, capsys):
     ("[sweep]\nalpha = [\"two\"]\n", "alpha must be a number"),
     ("nope = 1\n[sweep]\nb = [0.5]\n", "valid keys are"),
     ("[[point]]\nb = 0.5\n[[point]]\nalpha = 1.0\n", "every point must give the same keys"),
+    # The models of issue 14 are refused by name, not run with a key that ignores them.
+    ('momentum = "nesterov"\n[sweep]\nbeta = [0.1, 0.5]\n', "'momentum' is not supported by sweeps"),
+    ("[sweep]\ntemperature = [0.0, 0.1]\n", "'temperature' is not supported by sweeps"),
+    ('[sweep]\nmodel = ["two", "teacher-student"]\n', "model = 'teacher-student' is not supported"),
 ])
 def test_bad_sweep_config_exits_2(tmp_path, capsys, text, expected):
     config = tmp_path / "bad.toml"
@@ -424,3 +428,13 @@ def test_plot_sweep_selects_and_names_bad_input(tmp_path):
         qd.plot_sweep(ds, "gen_error_min", tmp_path / "c.png", x="tau", select={"alpha": 1.0})
     with pytest.raises(qd.ParameterError, match="kind"):
         qd.plot_sweep(ds, "gen_error_min", tmp_path / "c.png", kind="surface")
+
+
+def test_models_of_issue_14_are_refused_by_from_objects():
+    """A problem with Langevin noise, a constraint or teacher-student data is not silently
+    reduced to the settings a sweep knows."""
+    for problem, name in ((qd.Problem(qd.TwoCluster(2.0, 0.5), temperature=0.1), "temperature"),
+                          (qd.Problem(qd.TeacherStudent(2.0, teacher="sign")), "teacher-student")):
+        with pytest.raises(qd.ParameterError, match=f"{name}.*not supported by sweeps"):
+            qd.SweepGrid.from_objects(problem, qd.FullBatch(), eta=0.2, t_max=1.0,
+                                      over={"lam": [0.0, 0.1]})

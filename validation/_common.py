@@ -71,20 +71,25 @@ class Curve:
     style: str = "-"
     marker: str = "o"
     seed: int = 0
+    momentum: qd.Momentum | None = None  # HeavyBall / Nesterov (validation/models.py)
 
     @property
     def sim_problem(self) -> qd.Problem:
         return dataclasses.replace(self.problem, m0=0.0, m0_d=None)
 
+    def _momentum_key(self) -> dict:
+        # Only when set: the keys (and cached files) of the figures without momentum unchanged.
+        return {} if self.momentum is None else {"momentum": self.momentum.params()}
+
     def dmft_key(self) -> dict:
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params()}
+                "rule": self.rule.params(), **self._momentum_key()}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "d": self.d, "seeds": self.seeds, "seed": self.seed}
+                "d": self.d, "seeds": self.seeds, "seed": self.seed, **self._momentum_key()}
 
     def appearance(self) -> dict:
         """The keys of a ``quaddmft.plotting.draw_curves`` row that style this curve."""
@@ -180,19 +185,26 @@ def rule(tolerance=None, max_resolution=None, seed=0) -> qd.Quadrature:
 # The whole ladder at tolerance 1e-4 costs 6-15 min per two-cluster curve at t <= 40-50 on the
 # shared 2-core machine (27 curves: hours); the standard rung is 1e-6-accurate for GD and ~1e-4
 # for Persistent-SGD (docs/precision.md), far below the simulations' s.e.m. (~1e-3).
-def ladder_cap(args, schedule: qd.SelectionProcess, eta: float, t_max: float) -> int:
+# The paper's figures have no Langevin noise; the ladder's kind (``Quadrature.modal``) depends on
+# the problem only through its temperature, so any zero-temperature problem decides it for them.
+_NOISELESS = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5))
+
+
+def ladder_cap(args, schedule: qd.SelectionProcess, eta: float, t_max: float,
+               problem: qd.Problem = _NOISELESS) -> int:
     """The last rung of a curve's ladder: ``--max-resolution`` when given, else the library's
     standard rung for the kind of ladder the curve uses (modal: full batch or few selection
-    paths; Sobol' paths otherwise)."""
+    paths, without Langevin noise; Sobol' paths otherwise)."""
     if args.max_resolution is not None:
         return args.max_resolution
-    modal = rule(args.tolerance).modal(schedule.chain(eta), math.floor(t_max / eta + 1e-9))
+    modal = rule(args.tolerance).modal(problem, schedule.chain(eta), math.floor(t_max / eta + 1e-9))
     return STANDARD_RUNG[modal]
 
 
-def curve_rule(args, schedule: qd.SelectionProcess, eta: float, t_max: float) -> qd.Quadrature:
+def curve_rule(args, schedule: qd.SelectionProcess, eta: float, t_max: float,
+               problem: qd.Problem = _NOISELESS) -> qd.Quadrature:
     """The rule of one curve: ``rule`` at ``--tolerance`` with its ladder capped (``ladder_cap``)."""
-    return rule(args.tolerance, ladder_cap(args, schedule, eta, t_max), seed=args.seed)
+    return rule(args.tolerance, ladder_cap(args, schedule, eta, t_max, problem), seed=args.seed)
 
 
 def ladder_text(args) -> str:
@@ -243,12 +255,13 @@ def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> lis
         row = {"curve": cv, **cv.appearance()}
         jobs = [("dmft", cv.dmft_key(),
                  lambda cv=cv: qd.solve(cv.problem, cv.schedule, eta=cv.eta, t_max=cv.t_max,
-                                        rule=cv.rule, progress=progress))]
+                                        rule=cv.rule, momentum=cv.momentum, progress=progress))]
         if cv.seeds > 0:
             jobs.append(("simulation", cv.sim_key(),
                          lambda cv=cv: qd.simulate(cv.sim_problem, cv.schedule, eta=cv.eta,
                                                    t_max=cv.t_max, d=cv.d, seeds=cv.seeds,
-                                                   seed=cv.seed, progress=progress)))
+                                                   seed=cv.seed, momentum=cv.momentum,
+                                                   progress=progress)))
         for kind, key, run in jobs:
             what = f"{name} [{i}/{len(curves)}] {cv.panel:5s} {cv.label:34s} {kind:10s}"
             print(f"{what} ...", file=sys.stderr, flush=True)

@@ -17,8 +17,9 @@ __all__ = ["MonteCarlo"]
 class MonteCarlo(SampledRule):
     """Plain Monte Carlo: ``n_samples`` i.i.d. effective samples per replicate.
 
-    c from the cluster probabilities, h0, h(0)/sqrt(R) and the K innovations of xi standard
-    normal, the selection path from K+1 uniforms; ``n_replicates`` >= 2 independent replicates
+    (c, y, h0) from the data model (``Mixture.sample_effective``: c from the cluster
+    probabilities and h0 standard normal for the mixtures), h(0)/sqrt(R) and the K innovations
+    of xi standard normal, the selection path from K+1 uniforms; ``n_replicates`` >= 2 independent replicates
     from ``seed``; ``*_err`` is one standard error of their mean.
 
     Unbiased (measured, issue 11): against the deterministic ``Quadrature``, Fig. 1 GD at
@@ -50,16 +51,14 @@ class MonteCarlo(SampledRule):
 
     def nodes(self, problem, chain, K, rng):
         n = self.n_samples
-        clusters = problem.mixture.clusters()
-        which = rng.choice(clusters.c.size, size=n, p=clusters.prob)
-        h0 = rng.standard_normal(n)
+        c, y, h0 = problem.mixture.sample_effective(n, rng)
         h_init = rng.standard_normal(n)
         innovations = rng.standard_normal((n, K))
         uniforms = np.empty((n, K + 1)) if chain.deterministic else rng.random((n, K + 1))
         return NodeSet(
             weight=np.full(n, 1.0 / n),
-            c=clusters.c[which],
-            y=clusters.y[which],
+            c=c,
+            y=y,
             h0=h0,
             h_init=h_init,
             innovations=innovations,

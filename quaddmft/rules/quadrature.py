@@ -54,9 +54,9 @@ import numpy as np
 from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two, check_real
-from .._observables import CURVES, h0_interpolation_basis
-from .._quadrature import (SOBOL_MAX_DIMENSION, gauss_hermite, karhunen_loeve, smolyak,
-                           smolyak_size, tensor_product)
+from .._observables import CURVES, h0_layout
+from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak_size,
+                           tensor_product)
 from .._selection import path_probability, sample_paths
 from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
@@ -188,16 +188,20 @@ class Quadrature(RefinedRule):
         return out
 
     # ------------------------------------------------------------- the ladder
-    def modal(self, chain, K) -> bool:
+    def modal(self, problem, chain, K) -> bool:
         """KL coordinates of C_perp under full-batch GD, and for short horizons whose selection
         paths s(0..K-1) are few enough to be enumerated (s(K) never enters: row K uses its
-        conditional expectation)."""
+        conditional expectation). Never under Langevin noise: its white part gives C_perp a
+        slowly decaying KL spectrum (an Ornstein-Uhlenbeck-like covariance), which a few modes
+        do not capture (docs/theory.md eq. 8.8)."""
+        if problem.temperature > 0.0:
+            return False
         return chain.deterministic or 2**K <= self.max_enumerated_paths
 
-    def rungs(self, chain, K):
-        ladder = self.ladder or (MODAL_LADDER if self.modal(chain, K) else PATH_LADDER)
+    def rungs(self, problem, chain, K):
+        ladder = self.ladder or (MODAL_LADDER if self.modal(problem, chain, K) else PATH_LADDER)
         if self.ladder is not None:
-            _warn_if_not_refining(ladder, self.modal(chain, K))
+            _warn_if_not_refining(ladder, self.modal(problem, chain, K))
         last = len(ladder) - 1
         if self.max_resolution is not None:
             last = min(last, self.max_resolution)
@@ -207,7 +211,7 @@ class Quadrature(RefinedRule):
                                      f"[1, {len(ladder) - 1}] of this ladder")
             last = self.resolution
         elif self.tolerance is None:
-            last = min(last, STANDARD_RUNG[self.modal(chain, K)])
+            last = min(last, STANDARD_RUNG[self.modal(problem, chain, K)])
         return ladder[: last + 1]
 
     @property
@@ -216,13 +220,13 @@ class Quadrature(RefinedRule):
         return FixedPointOptions(max(self.fixed_point_tol * scale, 1e-13), self.max_iter,
                                  self.anderson)
 
-    def estimate(self, solved, chain, K):
+    def estimate(self, solved, problem, chain, K):
         """Per curve: the windowed |last rung - the one before| (spectral parts: under GD, and
         every curve but the training accuracy of modal rungs); for the parts integrated like
         QMC (Sobol' points, and the accuracy, a 0/1 step), ``safety`` times the windowed maximum
         of the last two differences, since a single difference of two such rungs is of the
         size of the error itself and may be smaller."""
-        modal = self.modal(chain, K)
+        modal = self.modal(problem, chain, K)
         out = {}
         for name in CURVES:
             diffs = [np.abs(np.asarray(a[name]) - np.asarray(b[name]))
@@ -248,18 +252,18 @@ class Quadrature(RefinedRule):
         """Every rung of the ladder (the search may stop earlier): modal rungs at
         ``SWEEPS_PER_FIXED_POINT`` sweeps of their largest grid (``max_modes`` modes), causal
         rungs one sweep; plus the first causal sweep of a modal ladder."""
-        clusters = problem.mixture.reduced_clusters().c.size
-        modal = self.modal(chain, K)
+        modal = self.modal(problem, chain, K)
         paths = 1 if chain.deterministic else 2**K
         sizes, sweeps = [], 0
-        for resolution in self.rungs(chain, K):
-            n_h0 = resolution.n_h0 if problem.h0_enters else 1
+        for resolution in self.rungs(problem, chain, K):
+            # The data model's label groups times their h0 nodes (the outer factor of ``nodes``).
+            outer = self._labels(problem, resolution).h0.size
             if modal:
                 grid = smolyak_size(min(resolution.max_modes, K + 1), resolution.level)
-                sizes.append(clusters * n_h0 * paths * grid)
+                sizes.append(outer * paths * grid)
                 sweeps += SWEEPS_PER_FIXED_POINT * sizes[-1]
             else:
-                sizes.append(clusters * n_h0 * resolution.n_points)
+                sizes.append(outer * resolution.n_points)
                 sweeps += sizes[-1]
         return max(sizes), sweeps
 
@@ -269,8 +273,10 @@ class Quadrature(RefinedRule):
             return self._modal_nodes(problem, chain, K, resolution, covariance)
         return self._causal_nodes(problem, chain, K, resolution)
 
-    def _h0_rule(self, problem, resolution):
-        return gauss_hermite(resolution.n_h0 if problem.h0_enters else 1)
+    def _labels(self, problem, resolution):
+        """The data model's label groups with their h0 rules (``Mixture.label_factor``); one h0
+        node when h0 cannot enter the dynamics."""
+        return problem.mixture.label_factor(resolution.n_h0 if problem.h0_enters else 1)
 
     def _modal_nodes(self, problem, chain, K, resolution, covariance):
         """Clusters x h0 (Gauss-Hermite) x [every selection path x Smolyak grid over the KL
@@ -285,19 +291,16 @@ class Quadrature(RefinedRule):
             keep = path_prob > 0.0
             paths = np.concatenate([heads[keep], np.zeros((int(keep.sum()), 1))], axis=1)
             path_prob = path_prob[keep]
-        clusters = problem.mixture.reduced_clusters()
-        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
+        labels = self._labels(problem, resolution)
         weight, a = tensor_product(
-            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (h0_weights, {"h0": h0_nodes}),
+            (labels.weight(), labels.arrays()),
             (path_prob, {"s": paths}),
             (grid_weights, {"zeta": grid}),
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=np.zeros(weight.size),
                        innovations=np.ascontiguousarray(a["zeta"]), s=np.ascontiguousarray(a["s"]),
-                       h0_basis=h0_interpolation_basis(h0_nodes),
-                       n_inner=path_prob.size * grid_weights.size, h0_nodes=h0_nodes,
-                       htilde_basis=modes.B)
+                       n_inner=path_prob.size * grid_weights.size, htilde_basis=modes.B,
+                       **h0_layout(labels))
 
     def _causal_nodes(self, problem, chain, K, resolution):
         """Clusters x h0 (Gauss-Hermite) x one fixed Sobol' point set over (h(0), the innovations
@@ -328,16 +331,13 @@ class Quadrature(RefinedRule):
             normals = np.concatenate([normals, -normals])
             uniforms = np.concatenate([uniforms, uniforms])
         paths = sample_paths(chain, uniforms)
-        clusters = problem.mixture.reduced_clusters()
-        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
+        labels = self._labels(problem, resolution)
         weight, a = tensor_product(
-            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (h0_weights, {"h0": h0_nodes}),
+            (labels.weight(), labels.arrays()),
             (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-                       innovations=a["innovations"], s=a["s"],
-                       h0_basis=h0_interpolation_basis(h0_nodes), n_inner=n, h0_nodes=h0_nodes)
+                       innovations=a["innovations"], s=a["s"], n_inner=n, **h0_layout(labels))
 
 
 def _warn_if_not_refining(ladder, modal: bool) -> None:
