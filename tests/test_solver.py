@@ -145,6 +145,8 @@ def test_a_coarse_rung_that_diverges_is_skipped_and_the_finer_rungs_decide(monke
         np.testing.assert_array_equal(getattr(res, name), getattr(finer, name))
 
 
+# re-solved on K = 2 steps, every path enumerated: the Sobol' ladder is then used as a modal one
+@pytest.mark.filterwarnings("ignore:Quadrature. the ladder's rungs")
 def test_a_divergence_of_the_finest_rung_is_the_runs(monkeypatch):
     ladder = tuple(qd.Resolution(n_points=2**j, n_h0=4) for j in (5, 6))
     _diverging_rungs(monkeypatch, {1})
