@@ -108,6 +108,8 @@ def _same(a, b) -> bool:
 
 # 2: the jittered causal Cholesky of M_C and the h0-interpolated training accuracy (2026-11-29).
 # 3: the deterministic default rule and the conditional-expectation kernel rows (2026-12-01).
+#    356b8e9 (a coarse rung that diverges is skipped) changes only runs in which a coarse rung
+#    diverged: the one such curve (Fig. 3 left, P-SGD d = 5000) was recomputed, not the key bumped.
 SOLVER_VERSION = 3
 
 
