@@ -22,13 +22,14 @@ from ._selection import (LAWS, SCHEDULES, SGD, ExactLaw, FullBatch, LinearLaw, P
                          SelectionLaw, SelectionProcess)
 from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature, Resolution,
                     rule_from_params)
+from ._continuous import ContinuousTime
 from ._solver import solve
 from ._simulator import simulate
 from . import references, statics
 from .references import bayes_optimal_error, oracle_error, oracle_threshold
 
 __all__ = [
-    "AveragingRule", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
+    "AveragingRule", "ContinuousTime", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
     "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
     "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
     "PureNoise", "QMC", "Quadrature", "RULES", "Resolution", "SCHEDULES", "SGD", "SelectionLaw",

@@ -139,8 +139,10 @@ class _March:
         self.problem, self.eta, self.K, self.nodes, self.weights = problem, eta, K, nodes, weights
         self.chain = chain
         given = nodes.htilde_basis is not None
+        # On a variable grid the nodes see R(k, j) eta_j with unit scale (``node_response``).
+        self.node_R, scale = weights.node_response()
         self.model = StepModel(problem.loss.code, mixture.activation_code, mixture.L,
-                               mixture.delta, eta, given)
+                               mixture.delta, scale, given)
         coords = nodes.innovations @ nodes.htilde_basis.T if given else nodes.innovations
         self.node_arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init,
                                       np.ascontiguousarray(coords), nodes.s)
@@ -162,7 +164,7 @@ class _March:
 
     def _advance_nodes(self, k: int) -> float:
         """Steps 1-2 of the module docstring; returns the sd of r(k) from the newest innovation."""
-        weights, delta, eta = self.weights, self.model.delta, self.eta
+        weights, delta, scale = self.weights, self.model.delta, self.model.eta
         covariance = weights.noise_covariance(self.M_C)
         # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
         # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none when htilde is
@@ -171,14 +173,14 @@ class _March:
         newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
         if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
-            newest_sd = math.sqrt(delta) * eta * sigma
+            newest_sd = math.sqrt(delta) * weights.step(k - 1) * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
         norm = weights.m[k] ** 2 + self.c_perp_diag[k]
         if not np.isfinite(norm) or norm > BLOWUP_NORM:
             raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
-                                     f"(is eta = {eta} beyond the stability limit?)")
-        R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
-        self.blocks.add_row(weights.R, k)
+                                     f"(is eta = {np.max(self.eta):g} beyond the stability limit?)")
+        R_T = np.ascontiguousarray(self.node_R[: k + 1, : k + 1].T)
+        self.blocks.add_row(self.node_R, k)
         # Early blocking pays under full-batch GD only: with a random selection the per-node
         # substitution skips the unselected steps, which the low-rank kernel does not.
         blocked = k >= self.response.blocked_from or (
@@ -188,8 +190,8 @@ class _March:
         effective_step(k, self.model, state, R_T, self.noise_row, self.node_arrays, self.buffers,
                        not blocked)
         if blocked:
-            response_rows(k, eta, delta, weights.R, R_T, self.buffers.curv, self.buffers.response,
-                          self.blocks)
+            response_rows(k, scale, delta, self.node_R, R_T, self.buffers.curv,
+                          self.buffers.response, self.blocks)
         if given:
             sigma, coordinate = self.noise.newest(k)
             if coordinate is not None:
@@ -250,12 +252,13 @@ class _March:
         )
 
 
-def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
+def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | None = None,
                  response: ResponseOptions = ResponseOptions(), progress=None,
                  accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
-    docs/theory.md eqs. 3.1-3.11. The noise xi of the nodes is drawn through the causal Cholesky
+    docs/theory.md eqs. 3.1-3.11; ``eta`` a scalar (uniform grid) or the array of the K steps of
+    a variable grid (eq. 8.1, gradient descent with a time-dependent rate). The noise xi of the nodes is drawn through the causal Cholesky
     factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
     normals), or htilde = innovations @ htilde_basis^T is given (KL coordinates of C_perp).
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
@@ -282,7 +285,7 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
     return march.result()
 
 
-def observe(problem, chain, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
+def observe(problem, chain, eta, K: int, nodes, solved: Sweep) -> Sweep:
     """Observer pass: drive ``nodes`` through the solved m, P, R and M_C of ``solved``.
 
     Only the observables of the returned sweep are new (its kernels are averages the dynamics
