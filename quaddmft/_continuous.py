@@ -97,8 +97,8 @@ class ContinuousTime:
     >>> from quaddmft._continuous import ContinuousTime
     >>> time = ContinuousTime(step=0.5, levels=3, growth=10.0)
     >>> grids = time.grids(t_max=100.0)
-    >>> [g.size - 1 for g in grids], grids[0][-1], bool(np.array_equal(grids[2][::4], grids[0]))
-    ([49, 98, 196], 100.0, True)
+    >>> [g.size - 1 for g in grids], float(grids[0][-1]), bool(np.array_equal(grids[2][::4], grids[0]))
+    ([48, 96, 192], 100.0, True)
     """
 
     step: float = 0.2

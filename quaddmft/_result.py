@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
@@ -79,7 +81,16 @@ class _Result:
             else:
                 meta[f.name] = value.value if isinstance(value, Enum) else value
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, __metadata__=np.array(json.dumps(meta, default=_json_default)), **arrays)
+        # Atomically: a temporary file in the same directory, then os.replace, so that an
+        # interrupted save (a long run killed while writing) never leaves a truncated result.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez(tmp, __metadata__=np.array(json.dumps(meta, default=_json_default)), **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         return path
 
 

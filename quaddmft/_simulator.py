@@ -210,10 +210,11 @@ class SeedPath:
     gen_error_empirical: np.ndarray
 
 
-def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
+def simulate_seed(problem: Problem, chain: Chain, *, eta, K: int, d: int,
                   seed_seq: np.random.SeedSequence, test_points: int = 0) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
 
+    ``eta``: the learning rate, or the array of the K steps of a schedule (docs/theory.md eq. 8.1).
     Inputs are assumed validated (``simulate`` does it). Raises DivergenceError(k, reason) at the
     first grid point k where w, the pre-activations or the recorded statistics are not finite.
     """
@@ -241,7 +242,7 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
             if not (np.isfinite(C[k]) and np.isfinite(m[k]) and np.all(np.isfinite(r))):
                 raise DivergenceError(
                     k, f"the weights are not finite (|w|^2/d = {C[k]:.3g}); "
-                       f"is eta = {eta} beyond the stability limit?"
+                       f"is eta = {np.max(eta):g} beyond the stability limit?"
                 )
             train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d
             if not np.isfinite(train_loss[k]):
@@ -251,7 +252,8 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
                 y_hat = np.where(problem.mixture.phi(_preactivations(w, X_test)) > 0.0, 1.0, -1.0)
                 test_error[k] = 0.25 * np.mean((y_test - y_hat) ** 2)
             if k < K:
-                w = w - eta * gradient(w, X, y, s[:, k], problem, r=r)
+                step = eta if np.ndim(eta) == 0 else eta[k]
+                w = w - step * gradient(w, X, y, s[:, k], problem, r=r)
 
     gen_error = np.asarray(mixture.gen_error(m, C), dtype=float)
     return SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
@@ -280,8 +282,8 @@ def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
             f"P(1->1) = {chain.p_stay:.6g} per step")
 
 
-def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float,
-             t_max: float, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
+def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
+             t_max: float | None = None, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
              progress: bool = False) -> SimulationResult:
     r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
 
@@ -298,10 +300,12 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     schedule : SelectionProcess, default FullBatch()
         FullBatch(), SGD(b) or PersistentSGD(b, tau, law); ``schedule.chain(eta)`` is simulated
         with ``sample_paths``, the law the solver uses too.
-    eta : float > 0
-        Learning rate; the grid is t_k = k eta, k = 0..K.
+    eta : float > 0, or a 1-D array of K positive steps
+        Learning rate; the grid is t_k = k eta, k = 0..K. An array is a learning-rate schedule
+        (full-batch GD only): step k -> k+1 uses eta_k, t_k = sum_{j<k} eta_j (the finite-d
+        counterpart of ``solve`` with the same steps, docs/theory.md eq. 8.1).
     t_max : float >= eta
-        Horizon in time units.
+        Horizon in time units (None, or the sum of the steps, with a schedule).
     d : int >= 1
         Dimension.
     seeds : int >= 2
@@ -356,7 +360,7 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
               "test_points": test_points, "law_note": _law_note(schedule, chain)}
     return SimulationResult(
-        t=eta * np.arange(K + 1), params=params,
+        t=run.t, params=params,
         message=f"{seeds} runs of K = {K} steps at d = {d}",
         wall_time=time.perf_counter() - started, **_seed_statistics(paths),
     )

@@ -254,8 +254,11 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress)
             {"curves": {n: c[::stride] for n, c in r["curves"].items()}} for r in rung_out])
         modal = rung_out is not None and rule.modal(chain, 2 * K)
         previous = (previous + [[r["C_perp"] for r in rung_out] if modal else None])[-2:]
+        # The level's own curves at the coarse times: how the ladder converges, and the exact
+        # discrete dynamics of the finest schedule (what a simulation with its steps runs).
         history.append({"stage": f"level {j}", "iteration": 0, "change": 0.0, "K": K,
-                        "wall_time": walls[-1], "message": message})
+                        "wall_time": walls[-1], "message": message,
+                        "curves": {name: levels[-1][name].tolist() for name in CURVES}})
         history.extend({**h, "level": j} for h in level_history)
         if progress and j + 1 < len(grids):
             growth = walls[-1] / walls[-2] if len(walls) > 1 else 2.0**2.5
@@ -274,7 +277,7 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress)
     return grids[0], fields, history, message, params
 
 
-def solve(problem, schedule=None, *, eta: float | None = None, t_max: float,
+def solve(problem, schedule=None, *, eta=None, t_max: float | None = None,
           rule: AveragingRule | None = None, time=None, progress: bool = False) -> DMFTResult:
     r"""Solve the DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta), or its
     continuous-time limit eta -> 0 (docs/theory.md section 8).
@@ -287,10 +290,11 @@ def solve(problem, schedule=None, *, eta: float | None = None, t_max: float,
         FullBatch(), SGD(b) or PersistentSGD(b, tau, law); its discrete law at this eta is used
         (continuous time: at every step of the ladder, b and tau fixed; SGD(b) has no limit of
         its own and is refused).
-    eta : float > 0
-        Learning rate, also the time step of the grid (discrete time only; required there).
+    eta : float > 0, or a 1-D array of K positive steps
+        Learning rate, also the time step of the grid (discrete time only; required there). An
+        array is a learning-rate schedule (eq. 8.1, full-batch GD only): t_k = sum_{j<k} eta_j.
     t_max : float >= eta
-        Horizon in time units.
+        Horizon in time units (None, or the sum of the steps, with a schedule).
     rule : AveragingRule, default Quadrature()
         How <.> is discretised. ``Quadrature`` (deterministic, reproducible bit for bit):
         ``*_err`` is its refinement estimate (``error_kind`` "refinement"). The sampling rules
@@ -342,13 +346,15 @@ def solve(problem, schedule=None, *, eta: float | None = None, t_max: float,
         raise ParameterError(f"time must be 'discrete', 'continuous' or a ContinuousTime, got {time!r}")
     if eta is None:
         raise ParameterError("eta (the learning rate) is required in discrete time")
+    if t_max is None and np.ndim(eta) == 0:
+        raise ParameterError("t_max (the horizon) is required")
     run = check_run(problem, schedule, eta, t_max)
     K, chain = run.K, run.chain
     began = _clock()
     tracker = _tracker(rule, chain, K, progress, "")
     fields, history, message, _ = _solve_grid(rule, problem, chain, run.eta, K, tracker)
     return DMFTResult(
-        t=run.eta * np.arange(K + 1), params={**run.params(), **rule.params()},
+        t=run.t, params={**run.params(), **rule.params()},
         error_kind=rule.error_kind, message=message, history=history,
         wall_time=_clock() - began, **fields,
     )

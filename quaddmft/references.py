@@ -203,7 +203,7 @@ def marchenko_pastur_gradient_flow(alpha, delta, lam, R, t):
     --------
     >>> C, e = marchenko_pastur_gradient_flow(2.0, 0.5, 0.0, 1.0, [0.0, 1.0])
     >>> [round(float(x), 6) for x in (C[0], e[0], C[1])]
-    [1.0, 0.5, 0.334617]
+    [1.0, 0.5, 0.267591]
     """
     alpha = check_real("alpha", alpha, low=0.0)
     delta = check_real("delta", delta, low=0.0)

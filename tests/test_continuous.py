@@ -231,3 +231,48 @@ def test_gradient_flow_reference_is_the_limit_of_the_discrete_one():
         marchenko_pastur_gradient_flow(2.0, 0.5, 0.1, 1.0, [-1.0])
     with pytest.raises(qd.ParameterError, match="steps"):
         marchenko_pastur_variable_steps(2.0, 0.5, [0.1, -0.1], 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- schedules
+def test_a_schedule_of_equal_steps_is_the_scalar_step():
+    steps = np.full(10, 0.2)
+    a = qd.simulate(FIG1, eta=0.2, t_max=2.0, d=100, seeds=2)
+    b = qd.simulate(FIG1, eta=steps, d=100, seeds=2)
+    np.testing.assert_array_equal(a.C, b.C)
+    np.testing.assert_allclose(b.t, a.t, atol=1e-15)
+    rule = qd.QMC(n_points=16, n_h0=4, n_replicates=2)
+    c, d = qd.solve(FIG1, eta=0.2, t_max=2.0, rule=rule), qd.solve(FIG1, eta=steps, rule=rule)
+    np.testing.assert_allclose(d.gen_error, c.gen_error, atol=1e-12)
+    assert d.params["eta"] == steps.tolist()
+
+
+def test_schedule_dmft_matches_the_simulation_of_the_same_schedule():
+    """Logistic GD on a graded schedule (eq. 8.1, steps 0.1 to 1.2, t <= 20) against d = 2000
+    simulations with the same steps: within 4 standard errors plus the finite-d allowance 4/d of
+    tests/test_dmft_vs_simulator.py."""
+    steps = np.diff(ContinuousTime(step=0.2, levels=2, growth=2.0).grids(20.0)[1])
+    dmft = qd.solve(FIG1, eta=steps, rule=qd.Quadrature(resolution=1))
+    sim = qd.simulate(FIG1, eta=steps, d=2000, seeds=6, seed=1)
+    np.testing.assert_allclose(sim.t, dmft.t, rtol=1e-14)
+    for name in ("gen_error", "m", "C"):
+        theory, measured = getattr(dmft, name), getattr(sim, name)
+        sigma = np.hypot(getattr(sim, f"{name}_err"), getattr(dmft, f"{name}_err"))
+        allowance = 4.0 / 2000 * (1.0 if name == "gen_error" else np.abs(theory))
+        assert np.all(np.abs(theory - measured) <= 4 * sigma + allowance), name
+
+
+@pytest.mark.parametrize("eta, t_max, match", [
+    ([0.1, -0.1], None, "positive steps"),
+    (np.ones((2, 2)), None, "1-D array"),
+    ([0.1, 0.2], 1.0, "must equal the sum"),
+])
+def test_bad_schedules_are_refused(eta, t_max, match):
+    with pytest.raises(qd.ParameterError, match=match):
+        qd.solve(FIG1, eta=eta, t_max=t_max)
+    with pytest.raises(qd.ParameterError, match=match):
+        qd.simulate(FIG1, eta=eta, t_max=t_max, d=10, seeds=2)
+
+
+def test_schedules_need_a_deterministic_selection():
+    with pytest.raises(qd.ParameterError, match="deterministic selection"):
+        qd.solve(FIG1, qd.SGD(0.5), eta=[0.1, 0.2])
