@@ -1,4 +1,4 @@
-"""Run every figure script (fig1-fig4), then write validation/REPORT.md.
+"""Run every figure script (fig1-fig4, long_time), then write validation/REPORT.md.
 
     python -m validation            # all figures with their defaults (cached runs are reused)
     python -m validation fig2 fig4  # some of them
@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the figure scripts import _common as a top-level module
 
-FIGURES = ("fig1", "fig2", "fig3", "fig4")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "long_time")
 
 
 def main(argv=None) -> int:
