@@ -149,7 +149,9 @@ def checks(row, statics) -> dict:
 
 
 def draw(rows, statics, bayes, png):
-    fig, axes, insets = plotting.new_figure(boxes=([0.08, 0.55, 0.36, 0.35], [0.55, 0.55, 0.4, 0.38]))
+    # Insets and legends where no curve or symbol runs (left: upper left / upper right; right:
+    # the empty bottom left and bottom centre, below the ridge curves' dip at t ~ 100).
+    fig, axes, insets = plotting.new_figure(boxes=([0.08, 0.55, 0.36, 0.35], [0.09, 0.07, 0.24, 0.28]))
     markers = {0: "o", 1: "s"}
     for row in rows:
         ax, inset = (axes[1], insets[1]) if row["ridge"] else (axes[0], insets[0])
@@ -185,7 +187,7 @@ def draw(rows, statics, bayes, png):
     axes[1].set_title(f"ridge GD, λ = {RIDGE:g}: gap to the statics ε = {statics.gen_error:.6f}",
                       fontsize=9)
     for ax in axes:
-        ax.legend(fontsize=6, loc="lower right" if ax is axes[0] else "lower left")
+        ax.legend(fontsize=6, loc="upper right" if ax is axes[0] else "lower center")
     fig.suptitle("Long horizons: continuous-time DMFT (Richardson over a graded ladder, Quadrature "
                  "rule) against GD simulations on the finest schedule", fontsize=9)
     _atomic(png, lambda path: fig.savefig(path, dpi=130))

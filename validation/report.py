@@ -79,14 +79,18 @@ def long_time_section(out: Path) -> list[str]:
     if not path.exists():
         return []
     record = json.loads(path.read_text())
-    refs = record["references"]
-    lines = ["## long_time: GD to t = 1e4 and ridge to its fixed point (continuous time)", "",
+    refs, settings = record["references"], record["settings"]
+    lines = [f"## long_time: GD to t = {settings['t_max']:g} and ridge to its fixed point "
+             "(continuous time)", "",
              "![long_time](out/long_time.png)", "",
              f"Reference lines: max-margin error {refs['max_margin_error']:.4f}, Bayes-optimal "
              f"{refs['bayes_optimal_error']:.5f}, ridge statics (λ = 0.1) "
              f"{refs['statics_gen_error']:.9f}. Lines: `qd.solve(..., time=qd.ContinuousTime(...))`"
              " (settings in out/long_time.json); symbols: `qd.simulate` with the steps of the "
-             "finest level (the same discrete dynamics).", "",
+             f"finest level (the same discrete dynamics), d = {settings['ds']}, "
+             f"{settings['seeds']} seeds each (z_max divides by the s.e.m. over those seeds, which "
+             "with few seeds can be small by chance at single times: read it with the sup "
+             "difference).", "",
              "| curve | t_max | K per level | orders (ε) | sup est. error | final ε (est.) | "
              "late trend | vs statics / max-margin | sims: sup_{t≥1} \\|finest level − sim\\| "
              "(sem there; z_max) | wall DMFT |", "|---|---|---|---|---|---|---|---|---|---|"]
