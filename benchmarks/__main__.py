@@ -12,6 +12,10 @@ alone (``python benchmarks/NAME.py --help``):
 - rule_cost.py        qmc versus montecarlo at equal error (README table)
 - simulator_cost.py   the DMFT versus the finite-d simulator at equal error
 - targets.py          the issue's targets: Fig. 1 GD to t = 100 at a stated error, K = 2000
+- montecarlo_bias.py  montecarlo's error against the deterministic reference: N^-1/2, no bias
+- coverage.py         does each rule's reported error bound its actual error? (issue 11)
+- precision.py        error versus time of every rule and the issue 11 targets (docs/precision.md)
+- sweep.py            a 16-point qd.sweep on 2 dask workers against the same solves run serially
 """
 
 from __future__ import annotations
@@ -29,9 +33,14 @@ SUITE = {  # name: (full arguments, quick arguments)
     "scaling": ([], ["--Ks", "100", "200", "400", "--points", "16", "--node-K", "100",
                      "--baseline-K", "300", "--out", "/dev/null"]),
     "rule_cost": (["--t-max", "10"], ["--t-max", "2", "--out", "/dev/null"]),
-    "targets": ([], ["--rules", "16x2x2", "32x4x2", "--t-max", "20", "--big-K", "300",
-                     "--out", "/dev/null"]),
+    "targets": ([], ["--deterministic", "gd-t10:1", "--rules", "16x2x2", "32x4x2", "--t-max", "20",
+                     "--big-K", "300", "--out", "/dev/null"]),
     "simulator_cost": (["--ds", "125", "250", "500", "1000", "--seeds", "128"], ["--t-max", "5", "--ds", "100", "200", "--seeds", "4", "--out", "/dev/null"]),
+    "montecarlo_bias": ([], ["--t-max", "4", "--Ns", "256", "1024", "4096", "--seeds", "1", "2", "3",
+                             "--resolution", "1", "--out", "/dev/null"]),
+    "coverage": ([], ["--quick", "--out", "/dev/null"]),
+    "precision": ([], ["--quick", "--out", ""]),
+    "sweep": ([], ["--t-max", "2", "--out", "/dev/null"]),
 }
 
 

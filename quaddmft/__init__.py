@@ -2,7 +2,8 @@
 
 Solves the d -> infinity dynamical mean-field theory of gradient descent, classical SGD and
 Persistent-SGD (Mignacco, Krzakala, Urbani, Zdeborova, NeurIPS 2020) in discrete time, and
-simulates the real algorithm at finite d to check it.
+simulates the real algorithm at finite d to check it; beyond the mixtures, teacher-student
+data, heavy-ball and Nesterov momentum, Langevin noise and the spherical constraint.
 
     >>> import quaddmft as qd
     >>> problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.0)
@@ -13,28 +14,52 @@ simulates the real algorithm at finite d to check it.
 The module map is in docs/architecture.md.
 """
 
-from ._errors import ConvergenceError, DivergenceError, ParameterError
-from ._loss import LOSSES, Hinge2, Logistic, Loss, Square
-from ._problem import (MIXTURES, FiniteDStart, Mixture, Problem, PureNoise, ThreeCluster,
-                       TwoCluster, finite_d_m0)
-from ._result import DMFTResult, SimulationResult, Status, load
-from ._selection import (LAWS, SCHEDULES, SGD, ExactLaw, FullBatch, LinearLaw, PersistentSGD,
-                         SelectionLaw, SelectionProcess)
-from .rules import (QMC, RULES, AveragingRule, ErrorKind, MonteCarlo, Quadrature, Resolution,
-                    rule_from_params)
-from ._continuous import ContinuousTime
-from ._solver import solve
-from ._simulator import simulate
-from . import references, statics
-from .references import bayes_optimal_error, oracle_error, oracle_threshold
+import importlib
 
-__all__ = [
-    "AveragingRule", "ContinuousTime", "ConvergenceError", "DMFTResult", "DivergenceError", "ErrorKind",
-    "ExactLaw", "FiniteDStart", "FullBatch", "Hinge2", "LAWS", "LOSSES", "LinearLaw", "Logistic",
-    "Loss", "MIXTURES", "Mixture", "MonteCarlo", "ParameterError", "PersistentSGD", "Problem",
-    "PureNoise", "QMC", "Quadrature", "RULES", "Resolution", "SCHEDULES", "SGD", "SelectionLaw",
-    "SelectionProcess", "SimulationResult", "Square", "Status", "ThreeCluster", "TwoCluster",
-    "bayes_optimal_error", "finite_d_m0", "load", "oracle_error", "oracle_threshold",
-    "references", "rule_from_params", "simulate", "solve", "statics",
-]
+# Where each public name lives. The package is imported lazily (PEP 562): ``import quaddmft``
+# loads nothing heavy, and ``quaddmft --help`` answers without loading numba, scipy or
+# matplotlib; a name's module is imported on first use (``qd.solve``, ``from quaddmft import
+# Problem``).
+_EXPORTS = {
+    "._errors": ("ConvergenceError", "DivergenceError", "ErrorKind", "FileFormatError",
+                 "ParameterError"),
+    "._loss": ("LOSSES", "Hinge2", "Logistic", "Loss", "Square"),
+    "._problem": ("CONSTRAINTS", "MIXTURES", "FiniteDStart", "Mixture", "Problem", "PureNoise",
+                  "Spherical", "ThreeCluster", "TwoCluster", "finite_d_m0"),
+    "._teacher": ("TEACHERS", "LinearTeacher", "SignTeacher", "Teacher", "TeacherStudent"),
+    "._momentum": ("MOMENTA", "HeavyBall", "Momentum", "Nesterov"),
+    "._result": ("DMFTResult", "SimulationResult", "Status", "load"),
+    "._selection": ("LAWS", "SCHEDULES", "SGD", "ClippedLinearLaw", "ExactLaw", "FullBatch",
+                    "LinearLaw", "PersistentSGD", "SelectionLaw", "SelectionProcess"),
+    ".rules": ("QMC", "RULES", "AveragingRule", "MonteCarlo", "Quadrature", "Resolution",
+               "rule_from_params"),
+    "._continuous": ("ContinuousTime",),
+    "._solver": ("solve",),
+    "._simulator": ("simulate",),
+    "._sweep_grid": ("SweepGrid",),
+    "._sweep_run": ("sweep",),
+    ".plotting": ("plot_sweep",),
+    ".references": ("bayes_optimal_error", "oracle_error", "oracle_threshold"),
+}
+_MODULES = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = ("references", "statics")
+
+__all__ = sorted([*_MODULES, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'quaddmft' has no attribute {name!r}")
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
 __version__ = "0.1.0"

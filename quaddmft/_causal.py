@@ -15,8 +15,9 @@ are solved exactly (up to the averaging rule) by marching k = 0..K once. Each st
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
    with s(k) replaced by its conditional expectation given s(k-1) (``_March._kernel_rows``),
    and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
-4. the weight-side step (``WeightSide.advance``; nothing for ``FrozenWeights``, the observer
-   pass of ``observe``).
+4. the weight-side step (``WeightSide.advance``, or its momentum and spherical variants built
+   by ``_weights.weight_side``; nothing for ``FrozenWeights``, the observer pass of
+   ``observe``).
 """
 
 from __future__ import annotations
@@ -27,19 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._errors import DivergenceError, ParameterError
+from ._errors import DivergenceError, divergence_reason
 from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
 from ._response import ResponseBlocks, ResponseOptions, response_rows
-from ._weights import FrozenWeights, WeightSide
+from ._weights import FrozenWeights, WeightSide, weight_side
 
-__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde", "MEMORY_LIMIT_BYTES"]
+__all__ = ["Sweep", "causal_sweep", "observe", "CausalCholesky", "GivenHtilde"]
 
-# Per-node buffers are O(N K) doubles; refuse beyond this.
-MEMORY_LIMIT_BYTES = 12 * 2**30
-# |w|^2/d beyond this is a blow-up (eta beyond stability): stop before inf/NaN appear.
-BLOWUP_NORM = 1e100
 
 
 @dataclass
@@ -117,18 +114,9 @@ class GivenHtilde:
         return norm, self.coords @ direction
 
 
-def _check_memory(N: int, K: int) -> None:
-    per_node = 8 * N * (K + 1) * 5  # xi, grad, curv, response, innovations
-    # Gamma, M_C, its Cholesky factor, R, R^T, C_perp, and the low-rank coefficients of R
-    # (ResponseBlocks: (K / 64) x K x 32 doubles, i.e. half a K x K matrix).
-    kernels = 8 * (K + 1) ** 2 * 6.5
-    if per_node + kernels > MEMORY_LIMIT_BYTES:
-        raise ParameterError(
-            f"the sweep needs {(per_node + kernels) / 2**30:.1f} GiB for {N} nodes and K = {K} "
-            f"steps (per-node buffers {per_node / 2**30:.1f} GiB, (K+1)^2 kernels "
-            f"{kernels / 2**30:.1f} GiB; limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer "
-            "nodes or a shorter t_max"
-        )
+def _eta_text(eta) -> str:
+    """eta for a message: the number, or the largest step of a variable grid."""
+    return f"{eta}" if np.ndim(eta) == 0 else f"max(eta_k) = {np.max(eta):g}"
 
 
 class _March:
@@ -154,6 +142,7 @@ class _March:
         self.M_C = np.zeros((K + 1, K + 1))
         self.mu = np.zeros(K + 1)
         self.c_perp_diag = np.zeros(K + 1)
+        self.norms = np.zeros(K + 1)  # |w|^2/d = m^2 + C_perp(k, k): the divergence monitor
         self.train_loss = np.zeros(K + 1)
         self.train_accuracy = np.zeros(K + 1)
         self.noise_row = np.zeros(nodes.innovations.shape[1])
@@ -173,12 +162,16 @@ class _March:
         newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
         if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
-            newest_sd = math.sqrt(delta) * weights.step(k - 1) * sigma
+            # z(k-1) enters h(k) through eta_{k-1} R(k, k-1) xi(k-1): R(k, k-1) is 1 for plain GD,
+            # b0 under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md
+            # 8.7, 8.9); eta_{k-1} the step of a variable grid (eq. 8.1).
+            newest_sd = math.sqrt(delta) * weights.step(k - 1) * weights.R[k, k - 1] * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
-        norm = weights.m[k] ** 2 + self.c_perp_diag[k]
-        if not np.isfinite(norm) or norm > BLOWUP_NORM:
-            raise DivergenceError(k, f"|w|^2/d = {norm:.3g}: the dynamics blows up "
-                                     f"(is eta = {np.max(self.eta):g} beyond the stability limit?)")
+        self.norms[k] = weights.m[k] ** 2 + self.c_perp_diag[k]
+        reason = divergence_reason(self.norms, k)
+        if reason is not None:
+            raise DivergenceError(k, f"{reason} (is eta = {_eta_text(self.eta)} beyond the "
+                                     "stability limit?)")
         R_T = np.ascontiguousarray(self.node_R[: k + 1, : k + 1].T)
         self.blocks.add_row(self.node_R, k)
         # Early blocking pays under full-batch GD only: with a random selection the per-node
@@ -237,7 +230,7 @@ class _March:
                 and np.isfinite(self.mu[k]) and np.isfinite(self.train_loss[k])):
             raise DivergenceError(k, "a kernel (Gamma, M_C or mu) is not finite")
         if k < self.K:
-            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k])
+            self.weights.advance(k, self.Gamma[k, : k + 1], self.mu[k], self.M_C)
 
     def result(self) -> Sweep:
         weights = self.weights
@@ -253,35 +246,38 @@ class _March:
 
 
 def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | None = None,
-                 response: ResponseOptions = ResponseOptions(), progress=None,
+                 momentum=None, response: ResponseOptions = ResponseOptions(), progress=None,
                  accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
     docs/theory.md eqs. 3.1-3.11; ``eta`` a scalar (uniform grid) or the array of the K steps of
-    a variable grid (eq. 8.1, gradient descent with a time-dependent rate). The noise xi of the nodes is drawn through the causal Cholesky
+    a variable grid (eq. 9.1, gradient descent with a time-dependent rate). The noise xi of the nodes is drawn through the causal Cholesky
     factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
     normals), or htilde = innovations @ htilde_basis^T is given (KL coordinates of C_perp).
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
     ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a
     fixed point do not need it). ``weights``
-    (default: a new ``WeightSide``, advanced by the sweep) may be ``FrozenWeights`` (see
+    (default: a new ``_weights.weight_side(problem, momentum, K, eta)``, advanced by the sweep:
+    plain, momentum (``momentum``: a ``HeavyBall`` or ``Nesterov``, docs/theory.md eq. 8.6) or
+    spherical, with the problem's Langevin temperature) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
-    Raises ParameterError beyond the memory limit, DivergenceError on a blow-up.
+    Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
+    ``solve`` before it starts).
     """
-    _check_memory(nodes.size, K)
     if weights is None:
-        weights = WeightSide(K, eta, problem.lam, problem.m0, problem.R)
+        weights = weight_side(problem, momentum, K, eta)
     march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, take the cores from the numba regions that follow. Measured
     # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two
     # BLAS threads, 0.47 s with one (128 nodes); 13.6 s vs 2.8-3.5 s (1024 nodes). GD (low-rank
     # kernel, few BLAS calls): 0.72 s vs 0.69 s.
+    t = eta * np.arange(K + 1) if np.ndim(eta) == 0 else np.concatenate([[0.0], np.cumsum(eta)])
     with threadpool_limits(limits=1, user_api="blas"):
         for k in range(K + 1):
             march.step(k)
             if progress is not None:
-                progress.step(f"k={k}/{K}")
+                progress.step(f"t = {t[k]:.4g} of {t[K]:.4g}", units=nodes.size)
     return march.result()
 
 
@@ -292,5 +288,5 @@ def observe(problem, chain, eta, K: int, nodes, solved: Sweep) -> Sweep:
     never used); used for the training accuracy of rules whose nodes integrate an indicator
     badly (``rules.Quadrature``).
     """
-    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved)
+    frozen = FrozenWeights(K, eta, problem.lam, problem.R, solved, problem.temperature)
     return causal_sweep(problem, chain, eta, K, nodes, weights=frozen)

@@ -9,7 +9,7 @@ U V^T. With the truncation of a block B of a matrix X of n rows chosen as
 
     || B - U V^T ||_F^2 <= tol^2 ||X||_F^2 |B| / n^2,      |B| = the number of entries of B,   (1)
 
-the errors of the disjoint blocks add up to the stated tolerance (docs/theory.md eq. 8.7):
+the errors of the disjoint blocks add up to the stated tolerance (docs/theory.md eq. 9.7):
 
     || X - HODLR(X) ||_F <= tol || X ||_F.
 

@@ -1,16 +1,16 @@
 r"""The continuous-time (gradient-flow) limit: a ladder of grids and Richardson extrapolation.
 
-docs/theory.md section 8. The discrete DMFT of section 3 is the exact d -> infinity limit of
+docs/theory.md section 9. The discrete DMFT of section 3 is the exact d -> infinity limit of
 gradient descent with step eta; as an approximation of the gradient flow (eta -> 0 at fixed b
 and tau) it is a first-order (Euler) scheme. On a grid t_k = T(k h) given by a smooth *mesh
 function* T (uniform, T(u) = u, or graded, the step growing as the dynamics slows), the discrete
-dynamics with steps eta_k = t_{k+1} - t_k (eq. 8.1) has at every fixed time an error expansion
-in integer powers of h (eq. 8.3),
+dynamics with steps eta_k = t_{k+1} - t_k (eq. 9.1) has at every fixed time an error expansion
+in integer powers of h (eq. 9.3),
 
     X_h(t) = X(t) + a_1(t) h + a_2(t) h^2 + ...,
 
 so the solutions on the ladder h, h/2, ..., h/2^(L-1) (each grid contains the coarser ones)
-combine by Richardson's tableau (eq. 8.4)
+combine by Richardson's tableau (eq. 9.4)
 
     T[j][0] = X_{h/2^j},   T[j][i] = T[j][i-1] + (T[j][i-1] - T[j-1][i-1]) / (2^i - 1),
 
@@ -22,7 +22,7 @@ pre-asymptotic ladder shows.
 
 * ``ContinuousTime``: the options (coarse step, number of levels, growth and cap of the graded
   mesh) and the grids of every level (``grids``).
-* ``mesh_time``: the mesh function T(u) (eq. 8.2).
+* ``mesh_time``: the mesh function T(u) (eq. 9.2).
 * ``richardson``, ``extrapolate``: the tableau, the extrapolated values with their error
   estimate, the weights of each level in the result and the observed orders.
 * ``refine_two_time``: a two-time function of a grid interpolated to the grid of the next level
@@ -42,11 +42,11 @@ from ._errors import ParameterError, check_int, check_real
 WINDOW = 2
 
 __all__ = ["ContinuousTime", "Extrapolation", "windowed_max", "WINDOW", "mesh_time", "mesh_parameter", "richardson",
-           "extrapolate", "refine_two_time", "level_memory_bytes"]
+           "extrapolate", "refine_two_time"]
 
 
 def mesh_parameter(t, growth: float | None, cap: float | None):
-    """u(t) = int_0^t dt'/g(t'), g(t) = (1 + t/growth) / (1 + t/(growth cap)) (eq. 8.2).
+    """u(t) = int_0^t dt'/g(t'), g(t) = (1 + t/growth) / (1 + t/(growth cap)) (eq. 9.2).
 
     ``growth`` None: the uniform mesh, u = t. ``cap`` None: no cap (g grows without bound)."""
     t = np.asarray(t, dtype=float)
@@ -58,7 +58,7 @@ def mesh_parameter(t, growth: float | None, cap: float | None):
 
 
 def mesh_time(u, growth: float | None, cap: float | None) -> np.ndarray:
-    """T(u), the inverse of ``mesh_parameter`` (eq. 8.2), by Newton's method to round-off.
+    """T(u), the inverse of ``mesh_parameter`` (eq. 9.2), by Newton's method to round-off.
 
     u is concave and increasing in t (u' = 1/g, g >= 1 increasing), so T(u) >= u and Newton's
     method started at t = u converges monotonically from the left (quadratically near the root)."""
@@ -87,7 +87,7 @@ class ContinuousTime:
     that the last point is t_max). ``levels`` >= 2: the ladder h, h/2, ..., h/2^(levels-1); the
     result is O(h^levels) and the finest level costs 2^(levels-1) times the coarse steps.
     ``growth`` (time units) > 0 or None: beyond ~growth the coarse step grows like
-    step (1 + t/growth) (a graded mesh, eq. 8.2; None: uniform). ``max_step`` or None: the coarse
+    step (1 + t/growth) (a graded mesh, eq. 9.2; None: uniform). ``max_step`` or None: the coarse
     step saturates at max_step (needed with a ridge penalty, whose fixed point the explicit
     steps must stay stable at). Graded meshes need a deterministic selection (full-batch GD);
     Persistent-SGD uses a uniform ladder of its chain at fixed b and tau.
@@ -140,7 +140,7 @@ class ContinuousTime:
 
 
 def richardson(values: list) -> list[list[np.ndarray]]:
-    """The tableau of eq. 8.4: ``out[j][i]``, i <= j, from the values of levels j = 0..L-1 (arrays
+    """The tableau of eq. 9.4: ``out[j][i]``, i <= j, from the values of levels j = 0..L-1 (arrays
     of one shape, level j at step h/2^j), assuming an error expansion in h, h^2, h^3, ..."""
     table = [[np.asarray(v, dtype=float)] for v in values]
     for j in range(1, len(values)):
@@ -225,10 +225,3 @@ def refine_two_time(C: np.ndarray) -> np.ndarray:
     out = _cubic_midpoints(_cubic_midpoints(np.asarray(C, dtype=float), 0), 1)
     return 0.5 * (out + out.T)
 
-
-def level_memory_bytes(K: int, anderson_depth: int) -> float:
-    """Kernel memory of one level of K steps: the sweep's (K+1)^2 matrices (6.5 of them, see
-    ``_causal``), the variable-grid response R(k, j) eta_j, the Anderson history of a modal fixed
-    point (iterates and residuals of the lower triangle of C_perp) and the eigendecomposition
-    of the Karhunen-Loeve modes (three matrices)."""
-    return 8.0 * (K + 1) ** 2 * (6.5 + 1.0 + (anderson_depth + 1) + 3.0)

@@ -6,7 +6,8 @@ import math
 from enum import Enum
 from numbers import Real
 
-__all__ = ["ParameterError", "DivergenceError", "ConvergenceError", "ErrorKind"]
+__all__ = ["ParameterError", "DivergenceError", "ConvergenceError", "FileFormatError", "ErrorKind",
+           "divergence_reason"]
 
 
 class ErrorKind(str, Enum):
@@ -68,6 +69,54 @@ class ConvergenceError(RuntimeError):
     def __init__(self, message: str, history=None):
         self.history = history
         super().__init__(message)
+
+
+class FileFormatError(ValueError):
+    """A file given to ``quaddmft.load`` is not a valid quaddmft result (not an npz archive,
+    missing or extra fields, wrong shapes or dtypes, an unknown format version); the message
+    says what is wrong. ``load`` never unpickles.
+
+    Examples
+    --------
+    >>> import io, quaddmft as qd
+    >>> try:
+    ...     qd.load(io.BytesIO(b"not a result"))
+    ... except qd.FileFormatError as exc:
+    ...     print(str(exc)[:38])
+    not a quaddmft result (not an npz arch
+    """
+
+
+# The divergence criterion shared by the solver and the simulator (docs/numerics.md): |w|^2/d is
+# not finite, or it has grown past DIVERGENCE_SCALE times max(1, |w(0)|^2/d) while growing more
+# than DIVERGENCE_GROWTH times over the last DIVERGENCE_WINDOW steps. A stable run never does
+# both: unregularised logistic GD grows |w|^2/d like (log t)^2, and the square loss is bounded;
+# a step beyond stability grows it geometrically and is stopped within a few steps of passing the
+# scale (the former absolute threshold, 1e100, let it run to 1e48 in the training loss).
+DIVERGENCE_SCALE = 1e6
+DIVERGENCE_GROWTH = 1e2
+DIVERGENCE_WINDOW = 10
+
+
+def divergence_reason(norms, k: int) -> str | None:
+    """Why the run diverges at step k, from |w|^2/d at steps 0..k (``norms``), or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> divergence_reason(np.array([0.01, 0.04, 0.09]), 2) is None
+    True
+    >>> divergence_reason(9.0 ** np.arange(15), 14)   # |w|^2/d x9 per step
+    '|w|^2/d grew from 6.6e+03 to 2.3e+13 in 10 steps, past 1e+06 times its initial scale'
+    """
+    value = float(norms[k])
+    if not math.isfinite(value):
+        return f"|w|^2/d is not finite ({value})"
+    earlier = float(norms[max(0, k - DIVERGENCE_WINDOW)])
+    if value > DIVERGENCE_SCALE * max(1.0, float(norms[0])) and value > DIVERGENCE_GROWTH * earlier:
+        return (f"|w|^2/d grew from {earlier:.2g} to {value:.2g} in {min(k, DIVERGENCE_WINDOW)} "
+                f"steps, past {DIVERGENCE_SCALE:g} times its initial scale")
+    return None
 
 
 def check_real(name: str, value, *, low=None, high=None, low_open=True, high_open=True) -> float:

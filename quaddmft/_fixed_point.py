@@ -6,8 +6,8 @@ Picard takes x_{n+1} = g_n. Anderson mixing of depth m takes
     x_{n+1} = x_n + f_n - (dX + dF) gamma,   gamma = argmin |f_n - dF gamma|,
 
 where the columns of dX, dF are the differences of the last m + 1 iterates and residuals
-(Walker and Ni, SIAM J. Numer. Anal. 49 (2011) 1715). Used by the solver for rules whose nodes
-depend on the whole M_C (``rules.ModalRule``).
+(Walker and Ni, SIAM J. Numer. Anal. 49 (2011) 1715). Used by the solver for the modal rungs
+of a refined rule, whose nodes depend on the whole C_perp (``rules.RefinedRule``).
 """
 
 from __future__ import annotations

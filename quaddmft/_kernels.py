@@ -2,8 +2,9 @@ r"""Numba kernels: the hot loops of the causal sweep, each with a slow numpy twi
 
 At step k, for each node n (THEORY section 3, docs/theory.md eqs. 3.1-3.4):
 
-    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: causal Cholesky factor of M_C, or its KL modes)
+    xi(k-1)  = sum_i B(k-1, i) z(i)      (B: the causal Cholesky factor of M_C)
     htilde(k) = P(k) sqrt(R) h_init + eta sum_{j<k} R(k, j) xi(j)
+                (or given: htilde(k) = U(k, .) zeta on the KL modes U of C_perp, ``htilde_given``)
     h(k)     = htilde(k) - eta sqrt(Delta) sum_{j<k} R(k, j) s(j) Lambda'(y, r(j))
     r(k)     = sqrt(Delta) h(k) + m(k) (c + sqrt(Delta) h0)
     rho(k,k) = 1,  rho(k, l) = -eta Delta sum_{j=l}^{k-1} R(k, j) s(j) Lambda''(y, r(j)) rho(j, l)
@@ -28,6 +29,7 @@ record's attribute inside ``prange``.
 
 Numpy twins (bottom of the file): ``reference_step`` (``effective_step``),
 ``correct_probability_reference`` (``correct_probability``),
+``grouped_correct_probability_reference`` (``grouped_correct_probability``),
 ``interpolated_correct_probability_reference``, ``cholesky_reference``
 (``cholesky_append_row``) and ``response_row_reference`` (the blocked response kernels).
 """
@@ -46,6 +48,7 @@ from ._loss import ACT_DOOR, activation, loss_terms
 __all__ = [
     "StepModel", "StepState", "NodeArrays", "SweepBuffers", "effective_step",
     "correct_probability", "correct_probability_array", "interpolated_correct_probability",
+    "grouped_correct_probability", "grouped_correct_probability_reference",
     "cholesky_append_row", "cholesky_jitter", "response_block_kernel", "response_low_rank_kernel",
     "reference_step", "correct_probability_reference", "interpolated_correct_probability_reference",
     "cholesky_reference", "response_row_reference",
@@ -124,7 +127,8 @@ def correct_probability(act_code, L, y, rbar, sd):
     if act_code == ACT_DOOR:
         outside = _normal_cdf((rbar - L) / sd) + _normal_cdf((-L - rbar) / sd)  # P(|r| > L)
         return outside if y > 0.0 else 1.0 - outside
-    return _normal_cdf(y * rbar / sd)
+    # Only the sign of y matters (regression labels of teacher-student data are real).
+    return _normal_cdf(rbar / sd) if y > 0.0 else _normal_cdf(-rbar / sd)
 
 
 @numba.njit(cache=True)
@@ -155,6 +159,29 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
                 r += basis[f, i] * rbar[c, i, p]
             total += correct_probability(act_code, L, y[c, p], r, sd)
         out[c, p] = total / n_fine
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def grouped_correct_probability(act_code, L, y_fine, rbar, sd, basis, weight):
+    """Per label group g and inner point p: sum_f weight[g, f] P(y_fine[g, f] phi(N(r_f, sd^2)) > 0),
+    r_f = basis[g, f] @ rbar[g, :, p] (each group's h0 nodes interpolated to its own fine grid).
+
+    y_fine, weight: (G, F) (weights of a group sum to 1); rbar: (G, n_h0, n_inner); basis:
+    (G, F, n_h0). Returns (G, n_inner) (see ``_observables.interpolated_accuracy``).
+    """
+    G, n_h0, n_inner = rbar.shape
+    F = basis.shape[1]
+    out = np.empty((G, n_inner))
+    for gp in numba.prange(G * n_inner):
+        g, p = gp // n_inner, gp % n_inner
+        total = 0.0
+        for f in range(F):
+            r = 0.0
+            for i in range(n_h0):
+                r += basis[g, f, i] * rbar[g, i, p]
+            total += weight[g, f] * correct_probability(act_code, L, y_fine[g, f], r, sd)
+        out[g, p] = total
     return out
 
 
@@ -370,7 +397,14 @@ def correct_probability_reference(act_code, L, y, rbar, sd):
     if act_code == ACT_DOOR:
         outside = ndtr((rbar - L) / sd) + ndtr((-L - rbar) / sd)
         return np.where(y > 0.0, outside, np.where(y < 0.0, 1.0 - outside, 0.0))
-    return np.where(y == 0.0, 0.0, ndtr(y * rbar / sd))
+    return np.where(y == 0.0, 0.0, ndtr(np.sign(y) * rbar / sd))
+
+
+def grouped_correct_probability_reference(act_code, L, y_fine, rbar, sd, basis, weight):
+    """Numpy twin of ``grouped_correct_probability``."""
+    r = np.einsum("gfi,gip->gfp", basis, rbar)
+    prob = correct_probability_reference(act_code, L, y_fine[:, :, None], r, sd)
+    return np.einsum("gf,gfp->gp", weight, prob)
 
 
 def interpolated_correct_probability_reference(act_code, L, y, rbar, sd, basis):

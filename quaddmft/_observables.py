@@ -14,10 +14,10 @@ import math
 import numpy as np
 from scipy.special import ndtri
 
-from ._kernels import (correct_probability_array, interpolated_correct_probability,
-                       interpolated_indicator_probability)
+from ._kernels import (correct_probability_array, grouped_correct_probability,
+                       interpolated_correct_probability, interpolated_indicator_probability)
 
-__all__ = ["CURVES", "KERNELS", "interpolated_accuracy", "h0_interpolation_basis",
+__all__ = ["CURVES", "KERNELS", "interpolated_accuracy", "h0_interpolation_basis", "h0_layout",
            "barycentric_weights", "mean_and_standard_error"]
 
 CURVES = ("m", "C", "gen_error", "train_loss", "train_accuracy")
@@ -44,6 +44,25 @@ def h0_interpolation_basis(h0_nodes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(_lagrange_basis(h0_nodes, _FINE_H0))
 
 
+def h0_layout(labels) -> dict:
+    """The ``h0_basis``, ``h0_nodes`` and ``h0_groups`` of a node set built with the label
+    groups ``labels`` (``_problem.LabelFactor``) as its outer factors: the Gauss-Hermite
+    interpolation layout of the training accuracy when the groups allow it
+    (``labels.interpolable``: the mixtures); else, when the groups give their own fine grids
+    (``labels.fine``: teacher-student data, whose labels depend on h0), the per-group layout
+    ``h0_groups = (basis (G, F, n), weight (G, F), y (G, F))``; else none (the plain mean)."""
+    if labels.interpolable:
+        nodes = labels.h0[0]
+        return {"h0_basis": h0_interpolation_basis(nodes), "h0_nodes": nodes, "h0_groups": None}
+    if labels.fine is None:
+        return {"h0_basis": None, "h0_nodes": None, "h0_groups": None}
+    fine_h0, weight, y = labels.fine
+    basis = np.stack([_lagrange_basis(nodes, points) for nodes, points in zip(labels.h0, fine_h0)])
+    return {"h0_basis": None, "h0_nodes": None,
+            "h0_groups": (np.ascontiguousarray(basis), np.ascontiguousarray(weight),
+                          np.ascontiguousarray(y))}
+
+
 def barycentric_weights(nodes: np.ndarray) -> np.ndarray:
     """w_i = 1 / prod_{j != i} (x_i - x_j) of the barycentric interpolation formula, scaled to
     max |w| = 1 (the formula is invariant under a common factor)."""
@@ -67,11 +86,20 @@ def interpolated_accuracy(nodes, rbar: np.ndarray, sd: float, mixture) -> float:
     itself, or R = 0 at k = 0) p is a 0/1 step of rbar(h0) and the fine grid would place it only
     to 1/1024 of probability (measured 1e-3 errors on a sparse grid, whose few inner points do
     not average them out): the crossings of the interpolant are then located by bisection and
-    the normal mass between them summed exactly (``interpolated_indicator_probability``). Node
-    sets without the h0 tensor layout (``nodes.h0_basis`` None: Monte Carlo) get the plain
-    weighted mean of p.
+    the normal mass between them summed exactly (``interpolated_indicator_probability``). Label
+    groups with their own fine grids (``nodes.h0_groups``: teacher-student data, docs/theory.md
+    section 8.1) are integrated the same way on each group's grid, the label taken at each
+    fine point (``grouped_correct_probability``; at sd = 0 the indicator on the fine grid).
+    Node sets without either layout (Monte Carlo) get the plain weighted mean of p.
     """
     act, L = mixture.activation_code, mixture.L
+    if nodes.h0_groups is not None:
+        basis, fine_weight, fine_y = nodes.h0_groups
+        grid = (basis.shape[0], basis.shape[2], nodes.n_inner)
+        inner_weight = nodes.weight.reshape(grid).sum(axis=1)  # (G, inner): P(g) w(p)
+        prob = grouped_correct_probability(act, L, fine_y, np.ascontiguousarray(rbar.reshape(grid)),
+                                           sd, basis, fine_weight)
+        return float(np.sum(inner_weight * prob))
     if sd == 0.0 and nodes.h0_nodes is not None:
         grid = (-1, nodes.h0_nodes.size, nodes.n_inner)
         inner_weight = nodes.weight.reshape(grid).sum(axis=1)

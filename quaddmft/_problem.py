@@ -28,10 +28,11 @@ from scipy.special import erf, erfc
 
 from ._errors import ParameterError, check_int, check_real, choose
 from ._loss import ACT_DOOR, ACT_LINEAR, LOSSES, Loss, Logistic
+from ._quadrature import gauss_hermite
 from .references import bayes_optimal_error
 
 __all__ = ["Mixture", "TwoCluster", "ThreeCluster", "PureNoise", "Problem", "FiniteDStart",
-           "MIXTURES", "finite_d_m0"]
+           "MIXTURES", "finite_d_m0", "LabelFactor", "Spherical", "CONSTRAINTS"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,39 @@ class Clusters:
     c: np.ndarray
     y: np.ndarray
     prob: np.ndarray
+
+
+@dataclass(frozen=True)
+class LabelFactor:
+    """The outer factor of a deterministic rule's node set: the label groups of a data model.
+
+    Group g has probability ``prob[g]``, centre ``c[g]``, and its own rule for h0: nodes
+    ``h0[g, i]`` with weights ``h0_weight[g, i]`` (each row sums to 1) and labels ``y[g, i]``.
+    ``weight()`` flattens it (group-major) into the per-node weights prob[g] h0_weight[g, i].
+    ``interpolable``: every group uses the same standard Gauss-Hermite nodes ``h0[0]`` and one
+    label, so that the training accuracy may be integrated across h0 by interpolation over the
+    standard fine grid (``_observables.interpolated_accuracy``). Otherwise ``fine`` may give,
+    per group, its own fine grid for that integral: ``(h0 (G, F), weight (G, F), y (G, F))``, the
+    group's law of h0 discretised (weights of a group summing to 1) with the label at each
+    point; without either, the plain weighted mean is used.
+    """
+
+    prob: np.ndarray  # (G,)
+    c: np.ndarray  # (G,)
+    h0: np.ndarray  # (G, n)
+    h0_weight: np.ndarray  # (G, n)
+    y: np.ndarray  # (G, n)
+    interpolable: bool = False
+    fine: tuple | None = None
+
+    def weight(self) -> np.ndarray:
+        """prob[g] h0_weight[g, i], flattened group-major (the product order of ``tensor_product``)."""
+        return (self.prob[:, None] * self.h0_weight).ravel()
+
+    def arrays(self) -> dict:
+        """``{"c", "y", "h0"}`` flattened group-major, one entry per (group, h0 node)."""
+        n = self.h0.shape[1]
+        return {"c": np.repeat(self.c, n), "y": self.y.ravel().copy(), "h0": self.h0.ravel().copy()}
 
 
 @dataclass(frozen=True)
@@ -102,6 +136,54 @@ class Mixture:
         keep = full.c >= 0
         prob = np.where(full.c[keep] > 0, 2.0, 1.0) * full.prob[keep]
         return Clusters(full.c[keep].copy(), full.y[keep].copy(), prob)
+
+    def label_factor(self, n_h0: int) -> LabelFactor:
+        """The label groups of the deterministic rules (``LabelFactor``): the clusters after the
+        exact c -> -c symmetry (``reduced_clusters``), each with the ``n_h0``-point Gauss-Hermite
+        rule for h0 and its constant label y(c). The data-model hook of the averaging rules:
+        a model whose labels depend on h0 (``TeacherStudent``) overrides it."""
+        clusters = self.reduced_clusters()
+        nodes, weights = gauss_hermite(n_h0)
+        G = clusters.c.size
+        return LabelFactor(prob=clusters.prob, c=clusters.c, h0=np.tile(nodes, (G, 1)),
+                           h0_weight=np.tile(weights, (G, 1)),
+                           y=np.repeat(clusters.y[:, None], nodes.size, axis=1), interpolable=True)
+
+    def sample_effective(self, n: int, rng: np.random.Generator):
+        """n i.i.d. draws of (c, y, h0) of the effective sample (the Monte Carlo rule's hook):
+        the cluster from its probability, h0 ~ N(0, 1)."""
+        clusters = self.clusters()
+        which = rng.choice(clusters.c.size, size=n, p=clusters.prob)
+        return clusters.c[which], clusters.y[which], rng.standard_normal(n)
+
+    def sample(self, d: int, n: int, rng: np.random.Generator):
+        """n points of the data model at dimension d: (X (n, d), y (n,), c (n,)), eq. 1.1."""
+        clusters = self.clusters()
+        which = rng.choice(clusters.prob.size, size=n, p=clusters.prob)
+        c = clusters.c[which]
+        y = clusters.y[which]
+        # In place: X is the largest array of a run (8 n d bytes); no second copy at the peak.
+        X = rng.standard_normal((n, d))
+        X *= math.sqrt(self.delta)
+        # c_mu v / sqrt(d) with v = (1, ..., 1) adds c_mu / sqrt(d) to every coordinate.
+        X += (c / math.sqrt(d))[:, None]
+        return X, y, c
+
+    def empirical_error(self, y: np.ndarray, r: np.ndarray) -> float:
+        """The test error on points with labels y and pre-activations r (paper eq. 23):
+        (1/4) mean (y - yhat)^2 with yhat = sign(phi(r)) (+1 at phi = 0 excluded: -1)."""
+        y_hat = np.where(self.phi(r) > 0.0, 1.0, -1.0)
+        return float(0.25 * np.mean((y - y_hat) ** 2))
+
+    def h0_enters(self, m0: float) -> bool:
+        """False when every centre is c = 0 and m0 = 0 (pure noise): then mu = 0, m = 0 for
+        ever and h0 never enters the dynamics (docs/theory.md eq. 3.3)."""
+        return not (m0 == 0.0 and np.all(self.clusters().c == 0.0))
+
+    @property
+    def centre_bound(self) -> float:
+        """max |c| over the clusters (bounds the mean part of X/sqrt(d))."""
+        return float(np.max(np.abs(self.clusters().c)))
 
     def gen_error(self, m, C):
         raise NotImplementedError
@@ -264,6 +346,40 @@ class FiniteDStart:
 
 
 @dataclass(frozen=True)
+class Spherical:
+    """The spherical constraint |w|^2 = d, in place of ridge: w <- sqrt(d) w / |w| after every
+    step (and at the start), in the simulator and in the DMFT alike (docs/theory.md eq. 8.9).
+
+    Pass it as ``Problem(..., constraint=Spherical())`` with ``lam = 0`` and an initial
+    condition on the sphere, m0^2 + R = 1. The effective regularisation is then dynamical: the
+    projection acts as a time-dependent Lagrange multiplier fixed by C(k) = 1.
+
+    Examples
+    --------
+    >>> import quaddmft as qd
+    >>> problem = qd.Problem(qd.TwoCluster(2.0, 0.5), "logistic", R=1.0, constraint=qd.Spherical())
+    >>> problem.params()["constraint"]
+    'spherical'
+    """
+
+    name = "spherical"
+
+    def check(self, problem) -> None:
+        """Refuse a problem the projection does not describe (ParameterError naming both)."""
+        if problem.lam != 0.0:
+            raise ParameterError(
+                f"constraint = spherical with lam = {problem.lam!r}: the spherical constraint "
+                "replaces ridge (the projection absorbs the decay 1 - eta lam); set lam = 0")
+        if not math.isclose(problem.m0**2 + problem.R, 1.0, rel_tol=1e-12, abs_tol=1e-12):
+            raise ParameterError(
+                f"constraint = spherical needs the initial condition on the sphere, "
+                f"m0^2 + R = 1, got m0 = {problem.m0!r}, R = {problem.R!r}")
+
+
+CONSTRAINTS = {"spherical": Spherical}
+
+
+@dataclass(frozen=True)
 class Problem:
     """The learning problem: mixture, loss, ridge ``lam`` >= 0, init variance ``R`` >= 0, ``m0``.
 
@@ -279,8 +395,14 @@ class Problem:
     starts from w(0) = m0 v + sqrt(R) g, so the random start it refers to is simulated with
     m0 = 0 (``replace(problem, m0=0.0, m0_d=None)``).
 
+    ``temperature`` T >= 0: Langevin noise sqrt(2 eta T) N(0, I_d) added to every step
+    (docs/theory.md eq. 8.8); the stationary law of full-batch GD on a convex loss is then
+    close (O(eta)) to the Gibbs measure exp(-H/T). ``constraint``: None (ridge ``lam``) or
+    ``Spherical()`` (|w|^2 = d by projection; needs lam = 0 and m0^2 + R = 1). Both are stored
+    in ``params()`` only when set, so that the parameters of the plain problem are unchanged.
+
     docs/theory.md eqs. 2.1 (w(0)) and 3.8 (m(0) = m0). Raises ParameterError naming the
-    parameter for a bad mixture, loss name, lam < 0, R < 0 or m0.
+    parameter for a bad mixture, loss name, lam < 0, R < 0, m0, temperature < 0 or constraint.
 
     Examples
     --------
@@ -298,6 +420,8 @@ class Problem:
     R: float = 0.01
     m0: float = 0.0
     m0_d: int | None = None
+    temperature: float = 0.0
+    constraint: Spherical | None = None
 
     def __post_init__(self):
         if not isinstance(self.mixture, Mixture):
@@ -313,6 +437,21 @@ class Problem:
         object.__setattr__(self, "lam", check_real("lam", self.lam, low=0.0, low_open=False))
         object.__setattr__(self, "R", check_real("R", self.R, low=0.0, low_open=False))
         object.__setattr__(self, "m0", self._resolve_m0())
+        object.__setattr__(self, "temperature",
+                           check_real("temperature", self.temperature, low=0.0, low_open=False))
+        constraint = self.constraint
+        if isinstance(constraint, str):
+            constraint = choose("constraint", constraint, CONSTRAINTS)()
+        if constraint is not None and not isinstance(constraint, Spherical):
+            raise ParameterError(f"constraint must be None or Spherical(), got {constraint!r}")
+        object.__setattr__(self, "constraint", constraint)
+        if constraint is not None:
+            constraint.check(self)
+
+    @property
+    def spherical(self) -> bool:
+        """True under the spherical constraint (``Spherical``)."""
+        return self.constraint is not None
 
     def _resolve_m0(self) -> float:
         m0 = self.m0
@@ -356,8 +495,8 @@ class Problem:
     @property
     def h0_enters(self) -> bool:
         """False when every centre is c = 0 and m0 = 0 (pure noise): then mu = 0, m = 0 for ever
-        and h0 never enters the dynamics (docs/theory.md eq. 3.3)."""
-        return not (self.m0 == 0.0 and np.all(self.mixture.clusters().c == 0.0))
+        and h0 never enters the dynamics (docs/theory.md eq. 3.3); ``Mixture.h0_enters``."""
+        return self.mixture.h0_enters(self.m0)
 
     def params(self) -> dict:
         return {
@@ -367,6 +506,8 @@ class Problem:
             "R": self.R,
             "m0": self.m0,
             **({} if self.m0_d is None else {"m0_d": self.m0_d}),
+            **({} if self.temperature == 0.0 else {"temperature": self.temperature}),
+            **({} if self.constraint is None else {"constraint": self.constraint.name}),
         }
 
 

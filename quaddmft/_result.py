@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
@@ -25,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import ErrorKind
-from ._observables import CURVES
+from ._errors import ErrorKind, FileFormatError
+from ._io import atomic_write
+from ._observables import CURVES, KERNELS
 
 __all__ = ["DMFTResult", "SimulationResult", "Status", "ErrorKind", "load", "FORMAT_VERSION"]
 
@@ -69,7 +68,11 @@ class _Result:
         return {}
 
     def save(self, path) -> Path:
-        """Write the result to ``path`` (``.npz`` appended if missing); return the path written."""
+        """Write the result to ``path`` (``.npz`` appended if missing); return the path written.
+
+        The file is written atomically (``_io.atomic_write``): a failed write leaves any
+        previous file at ``path`` untouched. Missing parent folders are created.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
@@ -81,16 +84,9 @@ class _Result:
             else:
                 meta[f.name] = value.value if isinstance(value, Enum) else value
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Atomically: a temporary file in the same directory, then os.replace, so that an
-        # interrupted save (a long run killed while writing) never leaves a truncated result.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, __metadata__=np.array(json.dumps(meta, default=_json_default)), **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        metadata = np.array(json.dumps(meta, default=_json_default))
+        with atomic_write(path) as fh:
+            np.savez(fh, __metadata__=metadata, **arrays)
         return path
 
 
@@ -220,6 +216,16 @@ class SimulationResult(_Result):
 
 
 _KINDS = {"dmft": DMFTResult, "simulation": SimulationResult}
+# The shape of every array field, in terms of the number of grid points n = K + 1.
+_SHAPES = {
+    "dmft": {**{name: "n" for name in ("t",) + CURVES}, **{f"{c}_err": "n" for c in CURVES},
+             **{name: "nn" for name in KERNELS if name not in ("mu", "P")}, "mu": "n", "P": "n"},
+    "simulation": {**{name: "n" for name in ("t",) + CURVES}, **{f"{c}_err": "n" for c in CURVES},
+                   "gen_error_empirical": "n0", "gen_error_empirical_err": "n0"},
+}
+_META = {  # metadata key: accepted types
+    "params": dict, "error_kind": str, "status": str, "message": str, "wall_time": (int, float),
+}
 
 
 def _from_format_1(kind: str, arrays: dict, meta: dict) -> None:
@@ -231,10 +237,75 @@ def _from_format_1(kind: str, arrays: dict, meta: dict) -> None:
     meta.setdefault("error_kind", "standard error")
 
 
+def _read(path):
+    """(arrays, metadata) of an npz result file; FileFormatError for anything else."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = list(data.files)
+            if "__metadata__" not in files:
+                raise FileFormatError(f"not a quaddmft result: {path} has no __metadata__ entry")
+            meta_text = data["__metadata__"]
+            arrays = {k: data[k] for k in files if k != "__metadata__"}
+    except FileFormatError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError) as exc:
+        raise FileFormatError(f"not a quaddmft result (not an npz archive): {path}: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise FileFormatError(f"not a quaddmft result (not an npz archive): {path}: {exc}") from None
+    if meta_text.dtype.kind != "U" or meta_text.shape != ():
+        raise FileFormatError(f"{path}: __metadata__ is not a JSON string")
+    try:
+        meta = json.loads(str(meta_text))
+    except ValueError as exc:
+        raise FileFormatError(f"{path}: __metadata__ is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise FileFormatError(f"{path}: __metadata__ is not a JSON object")
+    return arrays, meta
+
+
+def _check(path, kind: str, arrays: dict, meta: dict) -> None:
+    """Keys, dtypes and shapes of a result; FileFormatError naming what is wrong."""
+    expected = _SHAPES[kind]
+    missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise FileFormatError(f"{path}: array fields missing {missing} / unexpected {extra} for a "
+                              f"{kind} result")
+    if "t" not in arrays or arrays["t"].ndim != 1 or arrays["t"].size < 1:
+        raise FileFormatError(f"{path}: t must be a non-empty 1-D array")
+    n = arrays["t"].size
+    for name, code in expected.items():
+        value = arrays[name]
+        if value.dtype != np.float64:
+            raise FileFormatError(f"{path}: {name} has dtype {value.dtype}, expected float64")
+        shapes = {"n": [(n,)], "nn": [(n, n)], "n0": [(n,), (0,)]}[code]
+        if value.shape not in shapes:
+            raise FileFormatError(f"{path}: {name} has shape {value.shape}, expected "
+                                  f"{' or '.join(map(str, shapes))} for {n} time points")
+    known = set(_META) | ({"history"} if kind == "dmft" else set())
+    unknown = sorted(set(meta) - known)
+    if unknown:
+        raise FileFormatError(f"{path}: unknown metadata {unknown}")
+    for key, types in _META.items():
+        if key in meta and not isinstance(meta[key], types):
+            raise FileFormatError(f"{path}: metadata {key} has the wrong type")
+    if "params" not in meta:
+        raise FileFormatError(f"{path}: metadata params missing")
+    if kind == "dmft" and not isinstance(meta.get("history", []), list):
+        raise FileFormatError(f"{path}: metadata history is not a list")
+    try:
+        Status(meta.get("status", Status.SUCCESS.value))
+        ErrorKind(meta.get("error_kind", ErrorKind.STANDARD_ERROR.value))
+    except ValueError as exc:
+        raise FileFormatError(f"{path}: {exc}") from None
+
+
 def load(path):
     """Load a result written by ``save``; returns a DMFTResult or SimulationResult.
 
-    The arrays come back bit for bit and the metadata (params, status, ...) equal.
+    The arrays come back bit for bit and the metadata (params, status, ...) equal. The file is
+    checked before anything is built: an npz archive (never unpickled) with the format version,
+    the fields, dtypes and shapes of its kind; anything else raises FileFormatError saying what
+    is wrong. Files of format 1 are converted.
 
     Examples
     --------
@@ -248,10 +319,15 @@ def load(path):
     >>> type(again).__name__, np.array_equal(again.C, sim.C), again.params == sim.params
     ('SimulationResult', True, True)
     """
-    with np.load(Path(path), allow_pickle=False) as data:
-        meta = json.loads(str(data["__metadata__"]))
-        arrays = {k: data[k] for k in data.files if k != "__metadata__"}
-    kind = meta.pop("__kind__")
-    if meta.pop("__format__", 1) == 1:
+    arrays, meta = _read(path)
+    kind = meta.pop("__kind__", None)
+    if kind not in _KINDS:
+        raise FileFormatError(f"{path}: unknown result kind {kind!r}; expected one of {sorted(_KINDS)}")
+    version = meta.pop("__format__", 1)
+    if version not in (1, FORMAT_VERSION):
+        raise FileFormatError(f"{path}: file format {version!r}; this quaddmft reads formats 1 and "
+                              f"{FORMAT_VERSION}")
+    if version == 1:
         _from_format_1(kind, arrays, meta)
+    _check(path, kind, arrays, meta)
     return _KINDS[kind](**arrays, **meta)

@@ -28,7 +28,7 @@ import numpy as np
 from ._errors import ParameterError, check_real, choose
 
 __all__ = ["SelectionProcess", "FullBatch", "SGD", "PersistentSGD", "Chain", "SelectionLaw",
-           "LinearLaw", "ExactLaw", "LAWS", "SCHEDULES", "sample_paths", "path_probability"]
+           "LinearLaw", "ExactLaw", "ClippedLinearLaw", "LAWS", "SCHEDULES", "sample_paths", "path_probability"]
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,31 @@ class ExactLaw(SelectionLaw):
         return Chain(b, b * decay, 1.0 - (1.0 - b) * decay)
 
 
-LAWS = {"linear": LinearLaw(), "exact": ExactLaw()}
+class ClippedLinearLaw(SelectionLaw):
+    """The paper's linear law with each per-step probability clipped to [0, 1]:
+    P(0 -> 1) = min(1, eta/tau), P(1 -> 0) = min(1, eta (1 - b)/(b tau)).
+
+    Where the linear law is valid this is the linear law. Where it is not (the paper's Fig. 1
+    left, b = 0.1: P(1 -> 0) = 1.08), it is what a direct simulation of the paper's update does
+    with a random number per sample and step; its stationary selection rate is then no longer
+    b (0.107 instead of 0.1 there, ``Chain.marginals``), so it is not Persistent-SGD with batch
+    fraction b: it is offered to reproduce the paper's simulation, and said so on every plot.
+
+    Examples
+    --------
+    >>> from quaddmft import ClippedLinearLaw
+    >>> chain = ClippedLinearLaw().chain(b=0.1, tau=1 / 0.6, eta=0.2)
+    >>> chain.p_on, chain.p_stay
+    (0.12, 0.0)
+    """
+
+    name = "linear-clipped"
+
+    def chain(self, b: float, tau: float, eta: float) -> Chain:
+        return Chain(b, min(1.0, eta / tau), max(0.0, 1.0 - eta * (1.0 - b) / (b * tau)))
+
+
+LAWS = {"linear": LinearLaw(), "exact": ExactLaw(), "linear-clipped": ClippedLinearLaw()}
 
 
 @dataclass(frozen=True)

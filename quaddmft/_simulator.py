@@ -28,8 +28,19 @@ Observables recorded at every grid point t_k = k eta, k = 0..K:
     optionally the empirical test error (1/4) <(y - yhat)^2> on fresh points (paper eq. 23),
     yhat = +1 if phi(r) > 0 else -1.
 
+Extensions (docs/theory.md section 8): the data may be any data model's (``Mixture.sample``:
+teacher-student data, eq. 8.1); the update is the two-step rule of eq. 8.6,
+
+    u(k+1) = a1 u(k) + a2 u(k-1) + b0 q(k) + b1 q(k-1),   q(k) = -eta g(k) + sqrt(2 eta T) z(k),
+
+with (a1, a2, b0, b1) of the momentum (``_momentum``; u(-1) = u(0), q(-1) = 0), Langevin
+noise z(k) ~ N(0, I_d) of the problem's temperature T, and, under the spherical constraint,
+u <- sqrt(d) u / |u| after every step and at the start. Plain (S)GD without noise runs the
+update of paper eq. 7 as written above, operation for operation.
+
 Random streams: ``simulate`` derives one SeedSequence per seed from ``SeedSequence(seed)``, and
-each of those four independent child streams (data, initial weights, selection, test points).
+each of those five independent child streams (data, initial weights, selection, test points,
+Langevin noise).
 Separate streams keep the dataset and w(0) of a seed identical whatever the schedule and the
 number of test points, so that runs differing only in the schedule are compared on the very same
 data (common random numbers), and the deterministic chain (b = 1) can skip its uniforms without
@@ -41,21 +52,25 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._errors import DivergenceError, ParameterError, check_int
+from ._errors import ParameterError, check_int, divergence_reason
 from ._inputs import check_run
 from ._observables import CURVES, mean_and_standard_error
 from ._problem import Problem
-from ._result import SimulationResult
+from ._resources import check_simulate
+from ._result import SimulationResult, Status
 from ._selection import Chain, SelectionProcess, sample_paths
 
-__all__ = ["simulate", "make_dataset", "training_loss", "gradient"]
+_PLAIN = (1.0, 0.0, 1.0, 0.0)
+
+__all__ = ["simulate", "make_dataset", "training_loss", "gradient", "simulation_state_vectors"]
 
 # Indices of the child streams of one seed's SeedSequence (see the module docstring).
-_STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST = range(4)
+_STREAM_DATA, _STREAM_INIT, _STREAM_SELECTION, _STREAM_TEST, _STREAM_NOISE = range(5)
 
 
 def n_samples(problem: Problem, d: int) -> int:
@@ -63,27 +78,13 @@ def n_samples(problem: Problem, d: int) -> int:
     return int(round(problem.alpha * d))
 
 
-def _draw_points(problem: Problem, d: int, n: int, rng: np.random.Generator):
-    """n points of the mixture at dimension d: (X of shape (n, d), y (n,), c (n,))."""
-    mixture = problem.mixture
-    clusters = mixture.clusters()
-    which = rng.choice(clusters.prob.size, size=n, p=clusters.prob)
-    c = clusters.c[which]
-    y = clusters.y[which]
-    # In place: X is the largest array of a run (8 n d bytes); no second copy at the peak.
-    X = rng.standard_normal((n, d))
-    X *= math.sqrt(mixture.delta)
-    # c_mu v / sqrt(d) with v = (1, ..., 1) adds c_mu / sqrt(d) to every coordinate.
-    X += (c / math.sqrt(d))[:, None]
-    return X, y, c
-
-
 def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
     """Draw the training set of paper eq. 2 at dimension ``d`` from the generator ``rng``.
 
     Returns ``(X, y, c)``: X of shape (n, d) with rows x_mu = c_mu v/sqrt(d) + sqrt(Delta) z_mu,
     labels y (n,) and cluster coefficients c (n,), n = round(alpha d) (``n_samples``); the pairs
-    (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()``.
+    (c_mu, y_mu) are i.i.d. from ``problem.mixture.clusters()`` (teacher-student data:
+    ``TeacherStudent.sample``, eq. 8.1).
 
     Raises ParameterError if d is not an integer >= 1 or n would be 0. docs/theory.md eq. 1.1.
 
@@ -104,7 +105,7 @@ def make_dataset(problem: Problem, d: int, rng: np.random.Generator):
             f"d = {d} gives n = round(alpha d) = {n} samples at alpha = {problem.alpha}; "
             f"d must be at least {math.ceil(0.5 / problem.alpha)}"
         )
-    return _draw_points(problem, d, n, rng)
+    return problem.mixture.sample(d, n, rng)
 
 
 def _loss_terms(problem: Problem, y: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -195,11 +196,48 @@ def _selection_paths(chain: Chain, n: int, K: int, rng: np.random.Generator) -> 
     return sample_paths(chain, rng.random((n, K + 1)))
 
 
+def _eta_text(eta) -> str:
+    """eta for a message: the number, or the largest step of a schedule."""
+    return f"{eta}" if np.ndim(eta) == 0 else f"max(eta_k) = {np.max(eta):g}"
+
+
+class _Update:
+    """The update of the module docstring for one run: w(k) -> w(k+1) from the gradient g(k)."""
+
+    def __init__(self, problem: Problem, momentum, eta, d: int, rng):
+        # eta: a number, or the K steps of a learning-rate schedule (plain GD only: ``check_run``)
+        self.eta, self.d, self.rng = eta, d, rng
+        self.k = 0  # steps taken (the index into a schedule)
+        self.coefficients = _PLAIN if momentum is None else momentum.coefficients
+        self.noise_sd = math.sqrt(2.0 * eta * problem.temperature) if problem.temperature else 0.0
+        self.spherical = problem.spherical
+        self.plain = self.coefficients == _PLAIN and not self.noise_sd and not self.spherical
+        self.previous = None  # (w(k-1), q(k-1))
+
+    def project(self, w: np.ndarray) -> np.ndarray:
+        """w on the sphere |w|^2 = d under the spherical constraint, else w."""
+        return w * (math.sqrt(self.d) / np.linalg.norm(w)) if self.spherical else w
+
+    def __call__(self, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        if self.plain:
+            eta = self.eta if np.ndim(self.eta) == 0 else self.eta[self.k]
+            self.k += 1
+            return w - eta * g
+        a1, a2, b0, b1 = self.coefficients
+        q = -self.eta * g
+        if self.noise_sd:
+            q += self.noise_sd * self.rng.standard_normal(w.size)
+        w_prev, q_prev = self.previous if self.previous is not None else (w, 0.0 * q)
+        self.previous = (w, q)
+        return self.project(a1 * w + a2 * w_prev + b0 * q + b1 * q_prev)
+
+
 @dataclass(frozen=True)
 class SeedPath:
     """Per-step statistics of one run (one seed), each of shape (K+1,).
 
-    ``gen_error_empirical`` is empty when no test points were requested.
+    ``gen_error_empirical`` is empty when no test points were requested. A run that diverged
+    stops before the step ``divergence = (k, reason)`` names: its curves have k points.
     """
 
     m: np.ndarray
@@ -208,23 +246,34 @@ class SeedPath:
     train_loss: np.ndarray
     train_accuracy: np.ndarray
     gen_error_empirical: np.ndarray
+    divergence: tuple | None = None
+
+    def truncated(self, n: int) -> "SeedPath":
+        """The first n points of every curve."""
+        return SeedPath(*(getattr(self, f)[:n] if getattr(self, f).size else getattr(self, f)
+                          for f in ("m", "C", "gen_error", "train_loss", "train_accuracy",
+                                    "gen_error_empirical")), divergence=self.divergence)
 
 
 def simulate_seed(problem: Problem, chain: Chain, *, eta, K: int, d: int,
-                  seed_seq: np.random.SeedSequence, test_points: int = 0) -> SeedPath:
+                  seed_seq: np.random.SeedSequence, test_points: int = 0,
+                  momentum=None) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
 
-    ``eta``: the learning rate, or the array of the K steps of a schedule (docs/theory.md eq. 8.1).
-    Inputs are assumed validated (``simulate`` does it). Raises DivergenceError(k, reason) at the
-    first grid point k where w, the pre-activations or the recorded statistics are not finite.
+    ``eta``: the learning rate, or the array of the K steps of a schedule (docs/theory.md eq. 9.1).
+    Inputs are assumed validated (``simulate`` does it). At the first grid point k where the
+    run diverges (``_errors.divergence_reason`` on |w|^2/d, or non-finite pre-activations or
+    loss) it stops and returns the path of steps 0..k-1 with ``divergence = (k, reason)``.
     """
     mixture = problem.mixture
     X, y, _ = make_dataset(problem, d, _child(seed_seq, _STREAM_DATA))
     n = X.shape[0]
+    update = _Update(problem, momentum, eta, d, _child(seed_seq, _STREAM_NOISE))
     w = problem.m0 + math.sqrt(problem.R) * _child(seed_seq, _STREAM_INIT).standard_normal(d)
+    w = update.project(w)
     s = _selection_paths(chain, n, K, _child(seed_seq, _STREAM_SELECTION))
     if test_points:
-        X_test, y_test, _ = _draw_points(problem, d, test_points, _child(seed_seq, _STREAM_TEST))
+        X_test, y_test, _ = mixture.sample(d, test_points, _child(seed_seq, _STREAM_TEST))
 
     m = np.empty(K + 1)
     C = np.empty(K + 1)
@@ -232,32 +281,76 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta, K: int, d: int,
     train_accuracy = np.empty(K + 1)
     test_error = np.empty(K + 1 if test_points else 0)
 
-    # Overflow is detected and reported as a DivergenceError below; numpy's warnings on the way
-    # there would only repeat it less clearly.
+    # Overflow is detected and reported as a divergence below; numpy's warnings on the way there
+    # would only repeat it less clearly.
+    divergence = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(K + 1):
             r = _preactivations(w, X)
             m[k] = w.sum() / d
             C[k] = (w @ w) / d
-            if not (np.isfinite(C[k]) and np.isfinite(m[k]) and np.all(np.isfinite(r))):
-                raise DivergenceError(
-                    k, f"the weights are not finite (|w|^2/d = {C[k]:.3g}); "
-                       f"is eta = {np.max(eta):g} beyond the stability limit?"
-                )
-            train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d
-            if not np.isfinite(train_loss[k]):
-                raise DivergenceError(k, f"the training loss is not finite (|w|^2/d = {C[k]:.3g})")
+            reason = divergence_reason(C, k)
+            if reason is None and not (np.isfinite(m[k]) and np.all(np.isfinite(r))):
+                reason = "the weights are not finite"
+            train_loss[k] = _loss_terms(problem, y, r)[0].sum() / d if reason is None else np.nan
+            if reason is None and not np.isfinite(train_loss[k]):
+                reason = f"the training loss is not finite (|w|^2/d = {C[k]:.3g})"
+            if reason is not None:
+                divergence = (k, f"{reason} (is eta = {_eta_text(eta)} beyond the stability limit?)")
+                break
             train_accuracy[k] = np.mean(y * problem.mixture.phi(r) > 0.0)
             if test_points:
-                y_hat = np.where(problem.mixture.phi(_preactivations(w, X_test)) > 0.0, 1.0, -1.0)
-                test_error[k] = 0.25 * np.mean((y_test - y_hat) ** 2)
+                test_error[k] = mixture.empirical_error(y_test, _preactivations(w, X_test))
             if k < K:
-                step = eta if np.ndim(eta) == 0 else eta[k]
-                w = w - step * gradient(w, X, y, s[:, k], problem, r=r)
+                w = update(w, gradient(w, X, y, s[:, k], problem, r=r))
 
     gen_error = np.asarray(mixture.gen_error(m, C), dtype=float)
-    return SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
-                    train_accuracy=train_accuracy, gen_error_empirical=test_error)
+    path = SeedPath(m=m, C=C, gen_error=gen_error, train_loss=train_loss,
+                    train_accuracy=train_accuracy, gen_error_empirical=test_error,
+                    divergence=divergence)
+    return path if divergence is None else path.truncated(divergence[0])
+
+
+def simulation_state_vectors(problem: Problem, momentum) -> int:
+    """Vectors of length d the update keeps besides w (``_Update``): under momentum or Langevin
+    noise w(k-1), q(k-1), q(k) and the noise draw; none for plain (S)GD."""
+    return 4 if momentum is not None or problem.temperature > 0.0 else 0
+
+
+def _check_sizes(problem, d, seeds, seed, test_points):
+    d = check_int("d", d, low=1)
+    if n_samples(problem, d) < 1:
+        raise ParameterError(
+            f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)")
+    return (d, check_int("seeds", seeds, low=2), check_int("seed", seed, low=0),
+            check_int("test_points", test_points, low=0))
+
+
+def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress, momentum=None):
+    """Every seed's path, one after the other; after a divergence at step k the later seeds
+    stop there too and every path is cut to steps 0..k-1. Returns (paths, (k, reason) or None,
+    the last step kept)."""
+    started = time.perf_counter()
+    paths, divergence = [], None
+    for index, seed_seq in enumerate(seed_seqs):
+        path = simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
+                             test_points=test_points, momentum=momentum)
+        paths.append(path)
+        if path.divergence is not None and (divergence is None or path.divergence[0] < divergence[0]):
+            divergence = path.divergence
+            K = divergence[0] - 1
+        if progress:
+            print(f"quaddmft simulate: seed {index + 1}/{len(seed_seqs)} done "
+                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+    if divergence is not None:
+        if divergence[0] < 2:
+            raise ParameterError(f"the run diverges at its first step ({divergence[1]}): "
+                                 f"eta = {_eta_text(eta)} is beyond the stability limit")
+        paths = [p.truncated(divergence[0]) for p in paths]
+        warnings.warn(f"simulate: the run diverged at step k = {divergence[0]}: {divergence[1]}; "
+                      f"the result stops before it (status 'diverged')", RuntimeWarning,
+                      stacklevel=3)
+    return paths, divergence, K
 
 
 def _seed_statistics(paths: list[SeedPath]) -> dict:
@@ -283,8 +376,9 @@ def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
 
 
 def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
-             t_max: float | None = None, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
-             progress: bool = False) -> SimulationResult:
+             t_max: float | None = None, d: int, seeds: int = 8, seed: int = 0,
+             test_points: int = 0, momentum=None, progress: bool = False,
+             max_memory: float | None = None) -> SimulationResult:
     r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
 
     Each seed draws its own dataset (n = round(alpha d) samples), w(0) = m0 v + sqrt(R) g and
@@ -301,9 +395,8 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
         FullBatch(), SGD(b) or PersistentSGD(b, tau, law); ``schedule.chain(eta)`` is simulated
         with ``sample_paths``, the law the solver uses too.
     eta : float > 0, or a 1-D array of K positive steps
-        Learning rate; the grid is t_k = k eta, k = 0..K. An array is a learning-rate schedule
-        (full-batch GD only): step k -> k+1 uses eta_k, t_k = sum_{j<k} eta_j (the finite-d
-        counterpart of ``solve`` with the same steps, docs/theory.md eq. 8.1).
+        Learning rate; the grid is t_k = k eta. An array is a learning-rate schedule (full-batch
+        plain GD): step k -> k+1 uses eta_k, t_k = sum_{j<k} eta_j (``solve``'s counterpart).
     t_max : float >= eta
         Horizon in time units (None, or the sum of the steps, with a schedule).
     d : int >= 1
@@ -311,11 +404,14 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
     seeds : int >= 2
         Independent runs (dataset, w(0), selection); at least two for a standard error.
     seed : int >= 0
-        Root of ``SeedSequence(seed).spawn(seeds)``; the same seed gives a bit-identical result.
+        Root of ``SeedSequence(seed).spawn(seeds)``: the same seed, a bit-identical result.
     test_points : int >= 0
-        Fresh test points per seed (drawn once) for the empirical test error; 0 for none.
-    progress : bool
-        Print one line per finished seed on stderr.
+        Fresh test points per seed (drawn once) for the empirical test error (0: none).
+    momentum : Momentum, optional
+        ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6); None: plain (S)GD.
+    progress : bool  Print one line per finished seed on stderr.
+    max_memory : float > 0, default 3/4 of the machine's memory
+        Bytes the run may use (estimated before it starts, ``_resources.check_simulate``).
 
     Returns
     -------
@@ -326,7 +422,9 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
     Raises
     ------
     ParameterError  for invalid inputs (named, with the allowed range).
-    DivergenceError when the weights leave the finite numbers (step and reason given).
+    A run that diverges (``_errors.divergence_reason``) is not an exception: the result has
+    ``status`` "diverged", its curves stop before the step named in ``message``, and a
+    RuntimeWarning says so.
 
     Examples
     --------
@@ -338,29 +436,22 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
     >>> bool(abs(sim.gen_error[1] - qd.bayes_optimal_error(2.0, 0.5)) < 0.05)   # eq. 6.3, O(1/sqrt(d))
     True
     """
-    run = check_run(problem, schedule, eta, t_max)
-    d = check_int("d", d, low=1)
-    seeds = check_int("seeds", seeds, low=2)
-    seed = check_int("seed", seed, low=0)
-    test_points = check_int("test_points", test_points, low=0)
-    if n_samples(problem, d) < 1:
-        raise ParameterError(
-            f"d = {d} gives no training sample at alpha = {problem.alpha} (n = round(alpha d) = 0)"
-        )
+    run = check_run(problem, schedule, eta, t_max, momentum)
+    d, seeds, seed, test_points = _check_sizes(problem, d, seeds, seed, test_points)
     schedule, chain, eta, K = run.schedule, run.chain, run.eta, run.K
+    check_simulate(n_samples(problem, d), d, K, seeds, test_points, not chain.deterministic,
+                   max_memory, state_vectors=simulation_state_vectors(problem, run.momentum))
     started = time.perf_counter()
-    paths = []
-    for index, seed_seq in enumerate(seed_sequences(seed, seeds)):
-        paths.append(simulate_seed(problem, chain, eta=eta, K=K, d=d, seed_seq=seed_seq,
-                                   test_points=test_points))
-        if progress:
-            print(f"quaddmft simulate: seed {index + 1}/{seeds} done "
-                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
-
+    paths, divergence, K = _run_seeds(problem, chain, eta, K, d, seed_sequences(seed, seeds),
+                                      test_points, progress, run.momentum)
     params = {**run.params(), "d": d, "n": n_samples(problem, d), "seeds": seeds, "seed": seed,
               "test_points": test_points, "law_note": _law_note(schedule, chain)}
+    status, message = Status.SUCCESS, f"{seeds} runs of K = {run.K} steps at d = {d}"
+    if divergence is not None:
+        status = Status.DIVERGED
+        message = (f"diverged at step k = {divergence[0]} (t = {run.t[divergence[0]]:.6g}): "
+                   f"{divergence[1]}; curves up to t = {run.t[K]:.6g}")
     return SimulationResult(
-        t=run.t, params=params,
-        message=f"{seeds} runs of K = {K} steps at d = {d}",
+        t=run.t[: K + 1], params=params, status=status, message=message,
         wall_time=time.perf_counter() - started, **_seed_statistics(paths),
     )

@@ -12,9 +12,9 @@ The solver orchestrates; the rule only produces node sets (``rules``):
 * ``SampledRule`` (QMC, MonteCarlo): one causal sweep per independent replicate
   (``_causal.causal_sweep``); the result is their mean, ``*_err`` one standard error of it.
 
-Continuous time (``time=ContinuousTime(...)``, docs/theory.md section 8): the same solve on every
+Continuous time (``time=ContinuousTime(...)``, docs/theory.md section 9): the same solve on every
 grid of a ladder (``_continuous.ContinuousTime.grids``: uniform, or graded with variable steps
-eta_k, eq. 8.1), each modal level warm-started from the C_perp of the level before interpolated
+eta_k, eq. 9.1), each modal level warm-started from the C_perp of the level before interpolated
 to its grid, and the curves and kernels at the coarse times extrapolated to eta -> 0 by
 Richardson's tableau (``_continuous.extrapolate``).
 """
@@ -29,23 +29,42 @@ from time import perf_counter as _clock
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._causal import MEMORY_LIMIT_BYTES, causal_sweep
-from ._continuous import ContinuousTime, extrapolate, level_memory_bytes, refine_two_time
-from ._errors import ErrorKind, ParameterError, choose
+from ._causal import causal_sweep
+from ._continuous import ContinuousTime, extrapolate, refine_two_time
+from ._errors import DivergenceError, ErrorKind, ParameterError, choose
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
 from ._observables import CURVES, KERNELS, mean_and_standard_error
 from ._progress import Progress
-from ._result import DMFTResult
+from ._resources import check_solve
+from ._result import DMFTResult, Status
 from ._selection import SGD, FullBatch
 from .rules import AveragingRule, Quadrature, RefinedRule, SampledRule
 
-__all__ = ["solve", "horizon", "TIME_MODELS"]
+__all__ = ["solve", "horizon", "default_rule", "estimate", "TIME_MODELS"]
 
 
-def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
+def default_rule() -> AveragingRule:
+    """The averaging rule ``solve`` uses when none is given (also the default of ``qd.sweep``)."""
+    return Quadrature()
+
+
+def estimate(problem, schedule=None, *, eta: float, t_max: float,
+             rule: AveragingRule | None = None, momentum=None, **_):
+    """The ``_resources.Estimate`` (peak bytes, rough seconds) of the solve of these arguments:
+    the estimate ``solve`` itself checks against ``max_memory`` (``_resources.check_solve``),
+    without the refusal. Other keyword arguments of ``solve`` are accepted and ignored."""
+    run = check_run(problem, schedule, eta, t_max, momentum)
+    rule = default_rule() if rule is None else rule
+    if not isinstance(rule, AveragingRule):
+        raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
+    return check_solve(rule, problem, run.chain, run.K, 2.0**80)  # no refusal: any size
+
+
+def _sampled(rule: SampledRule, problem, chain, eta, K, tracker, momentum):
     """Independent causal sweeps, one per replicate of ``rule``; mean and standard error."""
-    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng), progress=tracker)
+    sweeps = [causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rng),
+                           momentum=momentum, progress=tracker)
               for rng in rule.parts(problem, chain, K)]
     fields = {}
     for name in CURVES:
@@ -56,7 +75,8 @@ def _sampled(rule: SampledRule, problem, chain, eta, K, tracker):
     return fields, [], message, None
 
 
-def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label):
+def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
+              momentum, tracker=None):
     """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``."""
     lower = np.tril_indices(K + 1)
     gamma_prev = [None]
@@ -66,7 +86,8 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
         C[lower] = x
         C = C + np.tril(C, -1).T
         nodes = rule.nodes(problem, chain, K, resolution, covariance=C)
-        sweep = causal_sweep(problem, chain, eta, K, nodes, accuracy=False)
+        sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, accuracy=False,
+                             progress=tracker)
         change = np.abs(sweep.C_perp - C).max() / max(np.abs(sweep.C_perp).max(), 1e-300)
         if gamma_prev[0] is not None:
             change = max(change, np.abs(sweep.Gamma - gamma_prev[0]).max()
@@ -82,39 +103,51 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
     return sweep
 
 
-def _rung(rule, problem, chain, eta, K, index, resolution, start, history):
+def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum, tracker):
     label = f"rung {index}"
     if start is not None:
-        return _converge(rule, problem, chain, eta, K, resolution, start, history, label)
+        return _converge(rule, problem, chain, eta, K, resolution, start, history, label, momentum,
+                         tracker)
     nodes = rule.nodes(problem, chain, K, resolution)
-    sweep = causal_sweep(problem, chain, eta, K, nodes)
+    sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, progress=tracker)
     history.append({"stage": label, "iteration": 1, "change": 0.0, "n_nodes": int(nodes.size)})
     return sweep
 
 
-def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, starts=None):
+def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, starts=None):
     """The rungs of ``rule``, coarse to fine. Modal rungs iterate C_perp to a fixed point, rung i
     from ``starts[i]`` when given (a warm start: the C_perp of coarser grids, interpolated), else
     from the rung before, the first from one causal sweep of the coarsest causal nodes. Returns
     the fields, history and message of the solve, and per rung its curves and C_perp."""
-    rungs = rule.rungs(chain, K)
-    history, modal = [], rule.modal(chain, K)
+    rungs = rule.rungs(problem, chain, K)
+    history, modal = [], rule.modal(problem, chain, K)
     start = None
     if modal and not (starts and starts[0] is not None):
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
-                             accuracy=False).C_perp
-    solved, errors, accepted = [], None, False
+                             momentum=momentum, accuracy=False).C_perp
+    solved, errors, accepted, skipped = [], None, False, None
     for index, resolution in enumerate(rungs):
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
-        sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history)
-        tracker.step(f"rung {index}")
+        try:
+            sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history,
+                          momentum, tracker)
+        except DivergenceError as exc:
+            # A coarse node set can blow up where the dynamics does not (measured: 512-2048
+            # Sobol' paths, three-cluster Persistent-SGD, validation/report_notes.md); the finer
+            # rungs decide. The finest rung, or a ladder left with fewer than two rungs, reports it.
+            if index == len(rungs) - 1 or len(rungs) - 1 - index + len(solved) < 2:
+                raise
+            skipped = skipped or exc
+            history.append({"stage": f"rung {index}", "iteration": 0, "change": None,
+                            "n_nodes": 0, "diverged_at": exc.step})
+            continue
         if modal:
             start = sweep.C_perp
         fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
         solved.append(fields)
         if len(solved) > 1:
-            errors = rule.estimate(solved, chain, K)
+            errors = rule.estimate(solved, problem, chain, K)
             accepted = rule.accepts(fields, errors)
             if accepted:
                 break
@@ -124,31 +157,33 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, starts=None):
                       f"(largest {max(float(e.max()) for e in errors.values()):.2g})",
                       RuntimeWarning, stacklevel=3)
     fields.update({f"{name}_err": errors[name] for name in CURVES})
-    worst = max(float(errors[name].max()) for name in CURVES)
     kind = "KL modes of C_perp" if modal else "causal sweep, Sobol' points"
-    message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps, "
-               f"largest estimated error {worst:.2g}")
+    estimates = ", ".join(f"{name} {errors[name].max():.1g}" for name in CURVES)
+    message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps; "
+               f"estimated errors (sup over t): {estimates}")
+    if skipped is not None:
+        message += f"; a coarser rung diverged at step k = {skipped.step} and was skipped"
     rung_out = [{"curves": {n: f[n] for n in CURVES}, "C_perp": f["C_perp"]} for f in solved]
     return fields, history, message, rung_out
 
 
-def _solve_grid(rule, problem, chain, eta, K, tracker, starts=None):
+def _solve_grid(rule, problem, chain, eta, K, tracker, momentum=None, starts=None):
     """One discrete-time solve on K steps of size ``eta`` (a scalar or an array of K steps):
     (fields, history, message, per-rung curves and C_perp of a refined rule or None)."""
     if isinstance(rule, RefinedRule):
-        return _refined(rule, problem, chain, eta, K, tracker, starts)
-    return _sampled(rule, problem, chain, eta, K, tracker)
+        return _refined(rule, problem, chain, eta, K, tracker, momentum, starts)
+    return _sampled(rule, problem, chain, eta, K, tracker, momentum)
 
 
-def _tracker(rule, chain, K, progress, label):
-    if isinstance(rule, RefinedRule):
-        return Progress(progress, len(rule.rungs(chain, K)), f"quaddmft {rule.name}{label}")
-    return Progress(progress, rule.n_replicates * (K + 1), f"quaddmft solve{label}")
+def _tracker(rule, problem, chain, K, progress, label=""):
+    """The progress of one solve: node-sweeps times steps (``AveragingRule.cost``)."""
+    return Progress(progress, rule.cost(problem, chain, K)[1] * (K + 1),
+                    f"quaddmft {rule.name}{label}")
 
 
 def _at_coarse_times(fields: dict, stride: int, steps: np.ndarray) -> dict:
     """Curves, their errors and kernels of one level at the coarse times (every ``stride``-th
-    point). Gamma becomes the continuum kernel (docs/theory.md eq. 8.5): lambda-hat(t_k) =
+    point). Gamma becomes the continuum kernel (docs/theory.md eq. 9.5): lambda-hat(t_k) =
     Gamma(k, k) on the diagonal, Gamma(k, l) / eta_l below it (rho(k, l) = O(eta_l))."""
     out = {name: fields[name][::stride] for name in CURVES}
     out.update({f"{name}_err": fields[f"{name}_err"][::stride] for name in CURVES})
@@ -162,8 +197,17 @@ def _at_coarse_times(fields: dict, stride: int, steps: np.ndarray) -> dict:
     return out
 
 
-def _check_continuous(problem, schedule, model: ContinuousTime, t_max, rule):
-    """Validate a continuous-time solve; returns the grids. Raises ParameterError."""
+def _check_continuous(problem, schedule, model: ContinuousTime, t_max, rule, momentum,
+                      max_memory):
+    """Validate a continuous-time solve; returns the grids. Raises ParameterError, naming both
+    sides for the combinations the limit does not cover (module docstring of ``_inputs``)."""
+    for given, name in ((momentum is not None, f"momentum (got {momentum!r})"),
+                        (problem.temperature > 0, f"Langevin noise (temperature = "
+                                                  f"{problem.temperature})"),
+                        (problem.spherical, "the spherical constraint")):
+        if given:
+            raise ParameterError(f"time='continuous' does not support {name}: the eta -> 0 limit "
+                                 "is derived for plain gradient descent (docs/theory.md section 9)")
     if isinstance(schedule, SGD):
         raise ParameterError(
             "classical SGD(b) has no eta -> 0 limit of its own at fixed b (an i.i.d. selection per "
@@ -175,14 +219,11 @@ def _check_continuous(problem, schedule, model: ContinuousTime, t_max, rule):
             f"a graded mesh (growth = {model.growth}) needs a deterministic selection (FullBatch()); "
             "Persistent-SGD runs on a uniform ladder (growth=None)")
     grids = model.grids(t_max)
-    K_fine = grids[-1].size - 1
-    depth = rule.anderson if isinstance(rule, Quadrature) else 0
-    need = level_memory_bytes(K_fine, depth)
-    if need > MEMORY_LIMIT_BYTES:
-        raise ParameterError(
-            f"the finest level (K = {K_fine} steps) needs ~{need / 2**30:.1f} GiB of kernels "
-            f"(limit {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); use fewer levels, a larger step or a "
-            "graded mesh (growth=...)")
+    # The resource estimate of every level (``_resources.check_solve``) before any starts.
+    for t in grids:
+        K = t.size - 1
+        check_solve(rule, problem, schedule.chain(t_max / K if model.uniform else
+                                                  float(np.diff(t).min())), K, max_memory)
     return grids
 
 
@@ -201,7 +242,7 @@ def _warm_starts(previous: list):
             for fine, coarse in zip(last, before)]
 
 
-def _combine(levels: list, rungs: list, rule, chain, K0):
+def _combine(levels: list, rungs: list, rule, problem, chain, K0):
     """Richardson over the levels (``_continuous.extrapolate``) of every curve and kernel; the
     curves' error: the tableau's estimate plus the rule's error of the extrapolated curves --
     a refined rule's own estimate applied to the extrapolations of its last two rungs, or the
@@ -211,7 +252,7 @@ def _combine(levels: list, rungs: list, rule, chain, K0):
     if rungs[0] is not None:
         pair = [{name: extrapolate([r[i]["curves"][name] for r in rungs]).value for name in CURVES}
                 for i in (-2, -1)]
-        rule_errors = rule.estimate(pair, chain, K0)
+        rule_errors = rule.estimate(pair, problem, chain, K0)
     else:
         rule_errors = {name: np.sqrt(sum((w * level[f"{name}_err"]) ** 2 for w, level in
                                          zip(extrapolated[name].weights, levels)))
@@ -232,18 +273,22 @@ def _fixed_resolution(rule, index: int):
     return rule
 
 
-def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress):
-    """The ladder of ``model``: one solve per level, then Richardson (module docstring)."""
-    grids = _check_continuous(problem, schedule, model, t_max, rule)
+def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress, grids):
+    """The ladder of ``model`` (its ``grids``, validated by ``_check_continuous``): one solve
+    per level, then Richardson (module docstring)."""
     levels, rungs, previous, history, walls = [], [], [], [], []
     for j, t in enumerate(grids):
         K, steps = t.size - 1, np.diff(t)
         eta = t_max / K if model.uniform else steps
         chain = schedule.chain(t_max / K if model.uniform else float(steps.min()))
         began = _clock()
-        tracker = _tracker(rule, chain, K, progress, f" level {j}/{model.levels - 1} (K = {K})")
-        fields, level_history, message, rung_out = _solve_grid(
-            rule, problem, chain, eta, K, tracker, _warm_starts(previous))
+        tracker = _tracker(rule, problem, chain, K, progress,
+                           f" level {j}/{model.levels - 1} (K = {K})")
+        try:
+            fields, level_history, message, rung_out = _solve_grid(
+                rule, problem, chain, eta, K, tracker, None, _warm_starts(previous))
+        finally:
+            tracker.close()
         walls.append(_clock() - began)
         if j == 0 and rung_out is not None:
             rule = _fixed_resolution(rule, len(rung_out) - 1)
@@ -252,7 +297,7 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress)
         levels.append(_at_coarse_times(fields, stride, steps))
         rungs.append(None if rung_out is None else [
             {"curves": {n: c[::stride] for n, c in r["curves"].items()}} for r in rung_out])
-        modal = rung_out is not None and rule.modal(chain, 2 * K)
+        modal = rung_out is not None and rule.modal(problem, chain, 2 * K)
         previous = (previous + [[r["C_perp"] for r in rung_out] if modal else None])[-2:]
         # The level's own curves at the coarse times: how the ladder converges, and the exact
         # discrete dynamics of the finest schedule (what a simulation with its steps runs).
@@ -264,8 +309,8 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress)
             growth = walls[-1] / walls[-2] if len(walls) > 1 else 2.0**2.5
             sys.stderr.write(f"quaddmft continuous: level {j} took {walls[-1]:.1f} s; level "
                              f"{j + 1} (K = {2 * K}) estimated ~{walls[-1] * growth:.0f} s\n")
-    fields, orders = _combine(levels, rungs, rule, chain0 if rungs[0] is not None else chain,
-                              grids[0].size - 1)
+    fields, orders = _combine(levels, rungs, rule, problem,
+                              chain0 if rungs[0] is not None else chain, grids[0].size - 1)
     sizes = [t.size - 1 for t in grids]
     message = (f"continuous-time limit: Richardson extrapolation over {model.levels} "
                f"{'uniform' if model.uniform else 'graded'} grids of K = {sizes} steps, observed "
@@ -278,9 +323,10 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress)
 
 
 def solve(problem, schedule=None, *, eta=None, t_max: float | None = None,
-          rule: AveragingRule | None = None, time=None, progress: bool = False) -> DMFTResult:
+          rule: AveragingRule | None = None, momentum=None, time=None, progress: bool = False,
+          max_memory: float | None = None) -> DMFTResult:
     r"""Solve the DMFT of THEORY section 3 on t_k = k eta, k = 0..K, K = floor(t_max/eta), or its
-    continuous-time limit eta -> 0 (docs/theory.md section 8).
+    continuous-time limit eta -> 0 (docs/theory.md section 9).
 
     Parameters
     ----------
@@ -292,7 +338,8 @@ def solve(problem, schedule=None, *, eta=None, t_max: float | None = None,
         its own and is refused).
     eta : float > 0, or a 1-D array of K positive steps
         Learning rate, also the time step of the grid (discrete time only; required there). An
-        array is a learning-rate schedule (eq. 8.1, full-batch GD only): t_k = sum_{j<k} eta_j.
+        array is a learning-rate schedule (eq. 9.1, full-batch plain GD only): t_k = sum_{j<k}
+        eta_j.
     t_max : float >= eta
         Horizon in time units (None, or the sum of the steps, with a schedule).
     rule : AveragingRule, default Quadrature()
@@ -300,64 +347,124 @@ def solve(problem, schedule=None, *, eta=None, t_max: float | None = None,
         ``*_err`` is its refinement estimate (``error_kind`` "refinement"). The sampling rules
         ``QMC`` and ``MonteCarlo``: each replicate an independent causal sweep, the result their
         mean and ``*_err`` one standard error of it (``error_kind`` "standard error").
+    momentum : Momentum, optional
+        ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6), with any schedule;
+        None is plain (S)GD. Not with the spherical constraint, a learning-rate schedule or
+        continuous time (ParameterError naming both).
     time : None, "discrete", "continuous" or ContinuousTime
         None or "discrete": the discrete dynamics at step ``eta``. A ``ContinuousTime`` (or
         "continuous" for ``ContinuousTime()``): the gradient-flow limit by Richardson
-        extrapolation over a ladder of grids; the result lives on the coarse grid, its
-        ``*_err`` is the extrapolation estimate plus the levels' rule errors (``error_kind``
-        "extrapolation"), ``Gamma`` the continuum kernel (eq. 8.5), and ``params`` records the
-        observed orders of every curve.
+        extrapolation over a ladder of grids (plain GD: no momentum, Langevin noise or
+        sphere); the result lives on the coarse grid, its ``*_err`` is the extrapolation
+        estimate plus the levels' rule errors (``error_kind`` "extrapolation"), ``Gamma`` the
+        continuum kernel (eq. 9.5), and ``params`` records the observed orders of every curve.
     progress : bool
         Report progress on stderr.
+    max_memory : float > 0, default 3/4 of the machine's memory
+        Bytes the solve may use: its memory is estimated before it starts
+        (``_resources.check_solve``; in continuous time for every level) and refused beyond this.
 
     Returns
     -------
     DMFTResult
 
+    A discrete-time run that diverges (``_errors.divergence_reason``: |w|^2/d past 1e6 times
+    its initial scale while growing geometrically, or not finite) is not an exception: the
+    result has ``status`` "diverged", its curves stop before the step named in ``message`` (the
+    horizon is solved again up to there), and a RuntimeWarning says so.
+
     Raises
     ------
-    ParameterError  for invalid inputs (named, with the allowed range), and runs whose kernels
-                    would not fit in memory.
-    DivergenceError when the dynamics blows up (step and reason given).
+    ParameterError  for invalid inputs (named, with the allowed range), runs whose estimated
+                    memory exceeds max_memory, or a run that diverges at its first step.
+    DivergenceError when a level of a continuous-time ladder blows up (step and reason given).
     ConvergenceError when an iterative rule does not reach its tolerance.
     """
-    rule = Quadrature() if rule is None else rule
+    rule = default_rule() if rule is None else rule
     if not isinstance(rule, AveragingRule):
         raise ParameterError(f"rule must be an AveragingRule (Quadrature, QMC, MonteCarlo), got {rule!r}")
     if isinstance(time, str):
         model = choose("time", time, TIME_MODELS)
         time = None if model is None else model()
     if isinstance(time, ContinuousTime):
-        if eta is not None:
-            raise ParameterError(
-                "eta is the learning rate of discrete time; a continuous-time solve takes its "
-                f"grids from time={time!r} (its step and levels): leave eta unset")
-        began = _clock()
-        schedule = FullBatch() if schedule is None else schedule
-        # One BLAS thread (as inside a sweep, ``_causal``): the eigendecompositions and products
-        # between the sweeps of a long ladder were measured 5-250x slower with two OpenBLAS
-        # threads on a busy two-core machine (spin-waiting threads).
-        with threadpool_limits(limits=1, user_api="blas"):
-            t, fields, history, message, params = _continuous(problem, schedule, time, t_max, rule,
-                                                              progress)
-        return DMFTResult(t=t, params=params, error_kind=ErrorKind.EXTRAPOLATION, message=message,
-                          history=history, wall_time=_clock() - began, **fields)
+        return _solve_continuous(problem, schedule, eta, t_max, rule, momentum, time, progress,
+                                 max_memory)
     if time is not None:
         raise ParameterError(f"time must be 'discrete', 'continuous' or a ContinuousTime, got {time!r}")
     if eta is None:
         raise ParameterError("eta (the learning rate) is required in discrete time")
     if t_max is None and np.ndim(eta) == 0:
         raise ParameterError("t_max (the horizon) is required")
-    run = check_run(problem, schedule, eta, t_max)
-    K, chain = run.K, run.chain
-    began = _clock()
-    tracker = _tracker(rule, chain, K, progress, "")
-    fields, history, message, _ = _solve_grid(rule, problem, chain, run.eta, K, tracker)
+    return _solve_discrete(problem, schedule, eta, t_max, rule, momentum, progress, max_memory)
+
+
+def _solve_discrete(problem, schedule, eta, t_max, rule, momentum, progress, max_memory):
+    """``solve`` in discrete time (uniform or variable steps), stopped before a divergence."""
+    run = check_run(problem, schedule, eta, t_max, momentum)
+    check_solve(rule, problem, run.chain, run.K, max_memory)
+    started = _clock()
+    # One BLAS thread for the whole solve (see _causal.causal_sweep for the speed): it also makes
+    # every BLAS and LAPACK result (the kernel rows, the KL eigendecomposition) independent of
+    # the number of threads, for bit-for-bit reproducibility.
+    with threadpool_limits(limits=1, user_api="blas"):
+        (fields, history, message), K, divergence = _until_divergence(rule, problem, run, progress)
+    status, t = Status.SUCCESS, run.t
+    if divergence is not None:
+        status = Status.DIVERGED
+        message = (f"diverged at step k = {divergence[0]} (t = {t[divergence[0]]:.6g}): "
+                   f"{divergence[1]}; curves up to t = {t[K]:.6g} ({message})")
+        warnings.warn(f"solve: {message}", RuntimeWarning, stacklevel=3)
     return DMFTResult(
-        t=run.t, params={**run.params(), **rule.params()},
-        error_kind=rule.error_kind, message=message, history=history,
-        wall_time=_clock() - began, **fields,
+        t=t[: K + 1], params={**run.params(), **rule.params()},
+        error_kind=rule.error_kind, status=status, message=message, history=history,
+        wall_time=_clock() - started, **fields,
     )
+
+
+def _until_divergence(rule, problem, run, progress):
+    """Solve on the run's horizon; if the dynamics diverges at step k, solve again on steps
+    0..k-1 (repeatedly, should a coarser stage diverge earlier); a learning-rate schedule is
+    cut to its first k-1 steps. Returns the strategy's (fields, history, message), the horizon
+    solved and (step, reason) of the divergence."""
+    K, chain, divergence = run.K, run.chain, None
+    while True:
+        eta = run.eta if np.ndim(run.eta) == 0 else run.eta[:K]
+        tracker = _tracker(rule, problem, chain, K, progress)
+        try:
+            fields, history, message, _ = _solve_grid(rule, problem, chain, eta, K, tracker,
+                                                      run.momentum)
+            return (fields, history, message), K, divergence
+        except DivergenceError as exc:
+            if divergence is None or exc.step < divergence[0]:
+                divergence = (exc.step, exc.reason)
+            if exc.step > K:  # never reached by a sweep of steps 0..K; would not shorten K
+                raise
+            K = exc.step - 1
+            if K < 1:
+                eta_text = f"{run.eta}" if np.ndim(run.eta) == 0 else f"eta_0 = {run.eta[0]:g}"
+                raise ParameterError(f"the run diverges at its first step ({exc.reason}): eta = "
+                                     f"{eta_text} is beyond the stability limit") from None
+        finally:
+            tracker.close()
+
+
+def _solve_continuous(problem, schedule, eta, t_max, rule, momentum, model, progress, max_memory):
+    """``solve`` with ``time=ContinuousTime(...)``: the Richardson ladder of ``_continuous``."""
+    if eta is not None:
+        raise ParameterError(
+            "eta is the learning rate of discrete time; a continuous-time solve takes its "
+            f"grids from time={model!r} (its step and levels): leave eta unset")
+    began = _clock()
+    schedule = FullBatch() if schedule is None else schedule
+    grids = _check_continuous(problem, schedule, model, t_max, rule, momentum, max_memory)
+    # One BLAS thread (as inside a sweep, ``_causal``): the eigendecompositions and products
+    # between the sweeps of a long ladder were measured 5-250x slower with two OpenBLAS
+    # threads on a busy two-core machine (spin-waiting threads).
+    with threadpool_limits(limits=1, user_api="blas"):
+        t, fields, history, message, params = _continuous(problem, schedule, model, t_max, rule,
+                                                          progress, grids)
+    return DMFTResult(t=t, params=params, error_kind=ErrorKind.EXTRAPOLATION, message=message,
+                      history=history, wall_time=_clock() - began, **fields)
 
 
 # Names of the time models at the edge (strings resolved in one place): None is discrete time.

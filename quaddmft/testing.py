@@ -118,7 +118,7 @@ def stability_limit(problem: Problem) -> float:
     X^T X / d up to finite-d fluctuations of the edge (Delta (1 + sqrt(alpha))^2, the Marchenko-Pastur edge, for pure noise).
     """
     # |X/sqrt(d)| <= sqrt(alpha) max|c| + sqrt(Delta) (1 + sqrt(alpha)) (mean part + MP edge).
-    c_max = float(max(abs(problem.mixture.clusters().c)))
+    c_max = problem.mixture.centre_bound
     top = (c_max * math.sqrt(problem.alpha)
            + math.sqrt(problem.delta) * (1.0 + math.sqrt(problem.alpha))) ** 2
     return 2.0 / (problem.lam + curvature_bound(problem) * top)

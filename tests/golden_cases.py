@@ -79,6 +79,26 @@ CASES = {
     "d10_psgd_two_long_dense_response": (_solve(
         qd.Problem(_two(), "logistic", lam=0.05, R=0.5), qd.PersistentSGD(0.3, 1 / 0.6), 0.2, 56.0,
         qd.QMC(n_points=16, n_h0=2, n_replicates=2, seed=10)), True),
+    # issue 14: teacher-student data, momentum, Langevin noise, the spherical constraint
+    "d11_gd_teacher_linear_heavy_ball_quadrature": (lambda: qd.solve(
+        qd.Problem(qd.TeacherStudent(2.0, "linear", noise=0.25), "square", lam=0.1, R=0.5),
+        qd.FullBatch(), eta=0.2, t_max=2.0, rule=qd.Quadrature(resolution=1),
+        momentum=qd.HeavyBall(0.5)), False),
+    "d12_sgd_teacher_sign_nesterov_langevin_qmc": (lambda: qd.solve(
+        qd.Problem(qd.TeacherStudent(2.0, "sign", noise=0.1, flip=0.05), "logistic", lam=0.01,
+                   R=0.25, temperature=0.02),
+        qd.SGD(0.5), eta=0.2, t_max=2.0, rule=qd.QMC(n_points=32, n_h0=4, n_replicates=2, seed=12),
+        momentum=qd.Nesterov(0.5)), False),
+    "d13_gd_two_spherical_quadrature": (_solve(
+        qd.Problem(_two(), "logistic", R=1.0, constraint=qd.Spherical()), qd.FullBatch(), 0.2,
+        2.0, qd.Quadrature(resolution=1)), False),
+    "s04_sim_teacher_sign_langevin_nesterov": (lambda: qd.simulate(
+        qd.Problem(qd.TeacherStudent(2.0, "sign", noise=0.1, flip=0.05), "logistic", R=0.25,
+                   temperature=0.02), qd.PersistentSGD(0.5, 1.0), eta=0.2, t_max=2.0, d=100,
+        seeds=2, seed=4, test_points=50, momentum=qd.Nesterov(0.5)), False),
+    "s05_sim_two_spherical": (_simulate(
+        qd.Problem(_two(), "logistic", R=1.0, constraint=qd.Spherical(), temperature=0.05),
+        qd.SGD(0.5), 0.2, 2.0, d=100, seeds=2, seed=5), False),
     "s01_sim_gd_two_logistic": (_simulate(
         qd.Problem(_two(), "logistic", lam=0.0, R=0.01), qd.FullBatch(), 0.2, 4.0,
         d=200, seeds=3, seed=1, test_points=100), False),

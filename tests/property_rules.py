@@ -8,6 +8,11 @@
 * ``SigmaPoints``: the 2 n points +-sqrt(n) e_i (n = K+1 Gaussian dimensions), exact for every
   polynomial of degree <= 3: the square-loss dynamics is linear, so every kernel is a quadratic
   form of the Gaussians and this rule gives the exact DMFT.
+* ``LabelSigmaPoints``: the same Gaussian sigma points over (h(0), innovations), with the data
+  model's own label groups (``Mixture.label_factor(2)``: two Gauss-Hermite nodes per Gaussian
+  variable of the labels, h0 and the label noise): exact for the square loss on teacher-student
+  data too, and under momentum, Langevin noise and the spherical projection (the process stays
+  Gaussian).
 * ``Relabelled``: wraps a sampled rule and maps every node to its image under c -> -c (h0, h(0)
   and the innovations negated, y replaced by the label of cluster -c): an exact symmetry of the
   mixtures. Its replicates are the inner rule's (``parts`` delegate to it).
@@ -84,6 +89,23 @@ class SigmaPoints(SampledRule):
             (h0_w, {"h0": h0}),
             (np.full(2 * n, 1.0 / (2 * n)), {"g": g}),
         )
+        return _gaussian_node_set(weight, a, np.ones((weight.size, K + 1)))
+
+
+@dataclass(frozen=True)
+class LabelSigmaPoints(SampledRule):
+    n_replicates: int = 2
+    seed: int = 0
+    name = "label-sigma-points"
+
+    def nodes(self, problem, chain, K, rng):
+        if not chain.deterministic:
+            raise ValueError("LabelSigmaPoints is for full-batch runs")
+        n = K + 1
+        g = np.sqrt(n) * np.concatenate([np.eye(n), -np.eye(n)])
+        labels = problem.mixture.label_factor(2)
+        weight, a = tensor_product((labels.weight(), labels.arrays()),
+                                   (np.full(2 * n, 1.0 / (2 * n)), {"g": g}))
         return _gaussian_node_set(weight, a, np.ones((weight.size, K + 1)))
 
 

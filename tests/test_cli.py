@@ -62,7 +62,8 @@ def test_solve_writes_json_plot_and_npz(tmp_path, capsys):
     loaded = qd.load(npz)
     np.testing.assert_array_equal(loaded.gen_error, data["gen_error"])
     assert out.count("\n") == 1 and "gen_error" in out and str(js) in out and str(png) in out
-    assert err == ""  # no progress output when switched off
+    # no progress output when switched off; the one note says the missing folder was created
+    assert err == f"quaddmft: creating the folder {js.parent}\n"
 
 
 def test_simulate_writes_json_and_plot(tmp_path, capsys):
@@ -171,3 +172,81 @@ def test_quadrature_rule_from_the_command_line(tmp_path, capsys):
     assert data["error_kind"] == "refinement"
     # First GD step from w = 0 is the Bayes-optimal error, exactly.
     assert abs(data["gen_error"][1] - qd.bayes_optimal_error(2.0, 0.5)) < 1e-9
+
+
+def test_every_law_from_the_command_line(tmp_path, capsys):
+    """--law accepts every name of qd.LAWS and gives the library's solve with that law (b = 0.1,
+    where the linear law is invalid: linear exits 2, exact and linear-clipped run and differ)."""
+    finals = {}
+    for name, law in qd.LAWS.items():
+        js = tmp_path / f"{name}.json"
+        code, out, err = run(["solve", *TINY_SOLVE, "--b", "0.1", "--law", name, "--json", js,
+                              "--no-progress"], capsys)
+        if name == "linear":
+            assert code == 2 and "tau" in err and not js.exists()
+            continue
+        assert code == 0, err
+        data = json.loads(js.read_text())
+        assert data["params"]["law"] == name
+        direct = qd.solve(qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01),
+                          qd.PersistentSGD(b=0.1, tau=1 / 0.6, law=law), eta=0.2, t_max=0.6,
+                          rule=qd.Quadrature(resolution=1))
+        np.testing.assert_array_equal(direct.gen_error, data["gen_error"])
+        finals[name] = data["gen_error"][-1]
+    assert finals["exact"] != finals["linear-clipped"]
+
+
+# --------------------------------------------------- issue 14: teacher-student, momentum, Langevin
+
+
+def test_models_options_reach_the_objects(tmp_path, capsys):
+    """--model teacher-student --teacher --noise --flip --momentum --beta --temperature
+    --constraint become the objects of docs/theory.md section 8, in solve and simulate alike."""
+    js = tmp_path / "ts.json"
+    options = ["--model", "teacher-student", "--teacher", "sign", "--noise", "0.1", "--flip",
+               "0.05", "--schedule", "sgd", "--b", "0.5", "--momentum", "nesterov", "--beta",
+               "0.4", "--temperature", "0.01", "--R", "0.25"]
+    code, out, err = run(["solve", *TINY_SOLVE, *options, "--json", js, "--no-progress"], capsys)
+    assert code == 0, err
+    p = check_json(js, "_err")["params"]
+    assert (p["model"], p["teacher"], p["noise"], p["flip"]) == ("teacher-student", "sign", 0.1, 0.05)
+    assert (p["momentum"], p["beta"], p["temperature"]) == ("nesterov", 0.4, 0.01)
+    code, out, err = run(["simulate", *TINY_SIMULATE, *options, "--json", js, "--no-progress"],
+                         capsys)
+    assert code == 0, err
+    assert check_json(js, "_err")["params"]["momentum"] == "nesterov"
+
+
+def test_models_options_in_toml_and_their_errors(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('constraint = "spherical"\nR = 1.0\nmomentum = "none"\nschedule = "gd"\n'
+                      'beta = 0.3\nteacher = "sign"\n')
+    js = tmp_path / "s.json"
+    code, out, err = run(["solve", "--config", config, *TINY_SOLVE, "--json", js,
+                          "--no-progress"], capsys)
+    assert code == 0, err
+    assert "ignored" in err and "beta" in err and "teacher" in err  # not used by this run
+    data = json.loads(js.read_text())
+    assert data["params"]["constraint"] == "spherical"
+    np.testing.assert_allclose(data["C"], 1.0, rtol=0, atol=1e-13)
+    code, out, err = run(["solve", "--config", config, *TINY_SOLVE, "--momentum", "heavy-ball",
+                          "--beta", "0.3", "--no-progress"], capsys)
+    assert code == 2 and "momentum" in err and "spherical" in err and _one_line_error(err)
+    code, out, err = run(["solve", *TINY_SOLVE, "--constraint", "cube", "--no-progress"], capsys)
+    assert code == 2 and "constraint" in err and "spherical" in err and _one_line_error(err)
+    code, out, err = run(["solve", *TINY_SOLVE, "--model", "teacher-student", "--teacher", "cubic",
+                          "--no-progress"], capsys)
+    assert code == 2 and "teacher" in err and "linear" in err and _one_line_error(err)
+    for option, value, name in (("--beta", "1.5", "beta"), ("--temperature", "-1", "temperature"),
+                                ("--flip", "0.7", "flip")):
+        extra = (["--momentum", "nesterov"] if name == "beta" else
+                 ["--model", "teacher-student", "--teacher", "sign"] if name == "flip" else [])
+        for command, tiny in (("solve", TINY_SOLVE), ("simulate", TINY_SIMULATE)):
+            code, out, err = run([command, *tiny, *extra, option, value, "--no-progress"], capsys)
+            assert code == 2 and name in err and _one_line_error(err), (command, option, err)
+
+
+def _one_line_error(err: str) -> bool:
+    """main's CLI error format: one line ``quaddmft: error: ...`` after any warnings, no traceback."""
+    lines = [line for line in err.strip().splitlines() if not line.startswith("quaddmft: warning: ")]
+    return len(lines) == 1 and lines[0].startswith("quaddmft: error: ")

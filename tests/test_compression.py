@@ -1,4 +1,4 @@
-"""HODLR compression of the two-time kernels (``quaddmft._compression``, docs/theory.md eq. 8.7):
+"""HODLR compression of the two-time kernels (``quaddmft._compression``, docs/theory.md eq. 9.7):
 compressed and dense kernels of real solves agree to the stated tolerance, and the compressed
 form is smaller; matrix-vector products agree; bad input is refused."""
 

@@ -20,7 +20,9 @@ import quaddmft as qd
 from quaddmft._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
                                cholesky_jitter, cholesky_reference, correct_probability,
                                correct_probability_array, correct_probability_reference,
-                               effective_step, interpolated_correct_probability,
+                               effective_step, grouped_correct_probability,
+                               grouped_correct_probability_reference,
+                               interpolated_correct_probability,
                                interpolated_correct_probability_reference, reference_step,
                                response_row_reference)
 from quaddmft._loss import ACT_DOOR, ACT_LINEAR
@@ -156,6 +158,24 @@ def test_interpolated_correct_probability_matches_reference(door, random_sd, L, 
     expected = interpolated_correct_probability_reference(act, L, y, rbar, sd, basis)
     assert expected.shape == y.shape
     assert_close(interpolated_correct_probability(act, L, y, rbar, sd, basis), expected)
+
+
+@pytest.mark.parametrize("random_sd", [False, True], ids=["sd=0", "sd>0"])
+@pytest.mark.parametrize("door", [False, True], ids=["linear", "door"])
+@given(L=st.sampled_from([0.25, 0.75, 1.5]), data=st.data())
+def test_grouped_correct_probability_matches_reference(door, random_sd, L, data):
+    """Per-group bases, fine weights and real-valued labels on the fine grid (teacher-student
+    data); the same dyadic inputs at sd = 0 as ``interpolation_inputs``."""
+    _, rbar, basis, sd = data.draw(interpolation_inputs(random_sd))
+    G, n_h0, _ = rbar.shape
+    n_fine = basis.shape[0]
+    bases = np.stack([basis[np.roll(np.arange(n_fine), g)] for g in range(G)])
+    y_fine = data.draw(matrices((G, n_fine), -2.0, 2.0))
+    weight = data.draw(hnp.arrays(np.int64, (G, n_fine), elements=st.integers(1, 4))) / 8
+    act = ACT_DOOR if door else ACT_LINEAR
+    expected = grouped_correct_probability_reference(act, L, y_fine, rbar, sd, bases, weight)
+    assert expected.shape == (G, rbar.shape[2])
+    assert_close(grouped_correct_probability(act, L, y_fine, rbar, sd, bases, weight), expected)
 
 
 def test_interpolated_correct_probability_with_the_solver_basis():

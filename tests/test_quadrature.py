@@ -229,3 +229,23 @@ def test_bad_resolution_parameters_are_named(kwargs, name):
 def test_a_resolution_beyond_the_ladder_is_refused():
     with pytest.raises(qd.ParameterError, match="resolution"):
         qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=1.0, rule=qd.Quadrature(resolution=9))
+
+
+def test_a_custom_ladder_that_does_not_refine_a_component_warns():
+    """A difference of two rungs cannot see the error of what they share (docs/precision.md:
+    a modal ladder at level 2 on both rungs underestimated by up to 150x): say so."""
+    gd, psgd = qd.FullBatch().chain(0.2), qd.PersistentSGD(0.3, 1 / 0.6).chain(0.2)
+    same_level = qd.Quadrature(ladder=(qd.Resolution(level=2, n_h0=8, max_modes=4),
+                                       qd.Resolution(level=2, n_h0=16, max_modes=6)))
+    with pytest.warns(RuntimeWarning, match="do not refine level"):
+        same_level.rungs(TWO_CLUSTER, gd, 10)
+    same_points = qd.Quadrature(ladder=(qd.Resolution(n_points=256, n_h0=8),
+                                        qd.Resolution(n_points=256, n_h0=16)))
+    with pytest.warns(RuntimeWarning, match="do not refine n_points"):
+        same_points.rungs(TWO_CLUSTER, psgd, 20)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qd.Quadrature().rungs(TWO_CLUSTER, gd, 10), qd.Quadrature().rungs(TWO_CLUSTER, psgd, 20)
+        qd.Quadrature(ladder=(qd.Resolution(level=2, n_h0=8, max_modes=4),
+                              qd.Resolution())).rungs(TWO_CLUSTER, gd, 10)

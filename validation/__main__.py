@@ -1,7 +1,8 @@
-"""Run every figure script (fig1-fig4, long_time), then write validation/REPORT.md.
+"""Run every figure script (fig1-fig4, long_time, models: the models beyond the mixture),
+compare_rules.py and the example sweeps (sweep), then write validation/REPORT.md.
 
     python -m validation            # all figures with their defaults (cached runs are reused)
-    python -m validation fig2 fig4  # some of them
+    python -m validation fig2 sweep # some of them
 Each figure also runs alone: ``python validation/figN.py --help``.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the figure scripts import _common as a top-level module
 
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "long_time")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "long_time", "models", "sweep")
 
 
 def main(argv=None) -> int:
@@ -32,6 +33,8 @@ def main(argv=None) -> int:
         print(f"validation: {name} exit {code} after {time.perf_counter() - start:.0f} s",
               file=sys.stderr)
         status = status or code
+    # The old-vs-new and capped-vs-whole comparisons (REPORT.md sections), then the report.
+    status = status or importlib.import_module("compare_rules").main([])
     status = status or importlib.import_module("report").main([])
     return status
 

@@ -3,10 +3,16 @@
 A figure is a list of ``Curve`` objects (one DMFT solve and, optionally, one finite-d simulation
 each). ``compute`` runs or loads them and returns one row per curve, a dict with the results
 (``dmft``, ``simulation``) and the curve's style (``label``, ``colour``, ``style``, ``marker``):
-exactly what the package's ``quaddmft.plotting.draw_curves`` draws (DMFT line with a +-2 s.e.
-band, simulation symbols with +-1 s.e.m. bars, inset), next to ``quaddmft.plotting.new_figure``
-and ``reference_line``. ``run_figure`` parses the common options, computes, lets the script draw
+exactly what the package's ``quaddmft.plotting.draw_curves`` draws (DMFT line with a band of
++-2 times its error estimate, simulation symbols with +-1 s.e.m. bars, inset), next to
+``quaddmft.plotting.new_figure`` and ``reference_line``. ``run_figure`` parses the common options, computes, lets the script draw
 and ``write_record`` writes validation/out/figN.json, from which report.py builds REPORT.md.
+
+DMFT rule: the library's deterministic default ``qd.Quadrature`` (``rule``); its ``*_err`` is a
+refinement estimate (``error_kind`` "refinement"), the band drawn is +-2 times it. With a random
+selection on a long horizon its ladder may end without meeting the tolerance: the solver then
+warns, ``compute`` prints the warning with the curve's name and the estimate reached (also when the
+result comes from the cache), and report.py marks the curve.
 
 Cache: every solve/simulation is stored in validation/_cache/ as npz (``res.save``/``qd.load``),
 keyed by a hash of its parameters only (problem, schedule, eta, t_max, rule or d/seeds/seed).
@@ -25,6 +31,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +42,8 @@ if str(HERE.parent) not in sys.path:
 import numpy as np  # noqa: E402
 
 import quaddmft as qd  # noqa: E402
+from quaddmft._io import atomic_write  # noqa: E402  (the package's atomic writer)
+from quaddmft.rules.quadrature import STANDARD_RUNG, TOLERANCE_CURVES  # noqa: E402
 
 CACHE = HERE / "_cache"
 OUT = HERE / "out"
@@ -62,20 +71,25 @@ class Curve:
     style: str = "-"
     marker: str = "o"
     seed: int = 0
+    momentum: qd.Momentum | None = None  # HeavyBall / Nesterov (validation/models.py)
 
     @property
     def sim_problem(self) -> qd.Problem:
         return dataclasses.replace(self.problem, m0=0.0, m0_d=None)
 
+    def _momentum_key(self) -> dict:
+        # Only when set: the keys (and cached files) of the figures without momentum unchanged.
+        return {} if self.momentum is None else {"momentum": self.momentum.params()}
+
     def dmft_key(self) -> dict:
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params()}
+                "rule": self.rule.params(), **self._momentum_key()}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "d": self.d, "seeds": self.seeds, "seed": self.seed}
+                "d": self.d, "seeds": self.seeds, "seed": self.seed, **self._momentum_key()}
 
     def appearance(self) -> dict:
         """The keys of a ``quaddmft.plotting.draw_curves`` row that style this curve."""
@@ -93,7 +107,8 @@ def _same(a, b) -> bool:
 
 
 # 2: the jittered causal Cholesky of M_C and the h0-interpolated training accuracy (2026-11-29).
-SOLVER_VERSION = 2
+# 3: the deterministic default rule and the conditional-expectation kernel rows (2026-12-01).
+SOLVER_VERSION = 3
 
 
 class Cache:
@@ -152,17 +167,85 @@ class Cache:
         return None
 
 
-def rule(n_points=128, n_h0=6, n_replicates=4, seed=0) -> qd.QMC:
-    """The figures' QMC rule: 128 x 6 x 4 = 3072 nodes (the default 32768 costs 10x more)."""
-    return qd.QMC(n_points=n_points, n_h0=n_h0, n_replicates=n_replicates, seed=seed)
+# The figures' tolerance, stated here rather than taken from qd.Quadrature's default, so that the
+# curves (and their cache keys) do not change when the library's default does.
+TOLERANCE = 1e-4
 
 
-def rule_text(r: qd.QMC) -> str:
-    return f"qmc {r.n_points} pts × {r.n_h0} h0 × {r.n_replicates} repl."
+def rule(tolerance=None, max_resolution=None, seed=0) -> qd.Quadrature:
+    """The figures' DMFT rule: the deterministic default ``qd.Quadrature`` at ``TOLERANCE``
+    unless ``tolerance``; ``max_resolution`` caps its ladder; ``seed`` fixes the scrambling of
+    the Sobol' set of random selections on long horizons."""
+    return qd.Quadrature(tolerance=TOLERANCE if tolerance is None else tolerance,
+                         max_resolution=max_resolution, seed=seed)
+
+
+# Default last rung of each ladder in the figures: the library's standard rung
+# (``STANDARD_RUNG``: rung 1 of the modal ladder, rung 2 = 2048 points of the Sobol' ladder).
+# The whole ladder at tolerance 1e-4 costs 6-15 min per two-cluster curve at t <= 40-50 on the
+# shared 2-core machine (27 curves: hours); the standard rung is 1e-6-accurate for GD and ~1e-4
+# for Persistent-SGD (docs/precision.md), far below the simulations' s.e.m. (~1e-3).
+# The paper's figures have no Langevin noise; the ladder's kind (``Quadrature.modal``) depends on
+# the problem only through its temperature, so any zero-temperature problem decides it for them.
+_NOISELESS = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5))
+
+
+def ladder_cap(args, schedule: qd.SelectionProcess, eta: float, t_max: float,
+               problem: qd.Problem = _NOISELESS) -> int:
+    """The last rung of a curve's ladder: ``--max-resolution`` when given, else the library's
+    standard rung for the kind of ladder the curve uses (modal: full batch or few selection
+    paths, without Langevin noise; Sobol' paths otherwise)."""
+    if args.max_resolution is not None:
+        return args.max_resolution
+    modal = rule(args.tolerance).modal(problem, schedule.chain(eta), math.floor(t_max / eta + 1e-9))
+    return STANDARD_RUNG[modal]
+
+
+def curve_rule(args, schedule: qd.SelectionProcess, eta: float, t_max: float,
+               problem: qd.Problem = _NOISELESS) -> qd.Quadrature:
+    """The rule of one curve: ``rule`` at ``--tolerance`` with its ladder capped (``ladder_cap``)."""
+    return rule(args.tolerance, ladder_cap(args, schedule, eta, t_max, problem), seed=args.seed)
+
+
+def ladder_text(args) -> str:
+    """How the figure capped its ladders (for its title)."""
+    if args.max_resolution is not None:
+        return f"ladder capped at rung {args.max_resolution}"
+    return (f"ladder capped at the standard rung: {STANDARD_RUNG[True]} (KL modes), "
+            f"{STANDARD_RUNG[False]} (Sobol' paths)")
+
+
+def rule_text(r: qd.AveragingRule, args=None) -> str:
+    """The rule as the plots name it, with the meaning of its band and (``args``) the figure's
+    cap of the ladder."""
+    if isinstance(r, qd.Quadrature):
+        cap = "" if args is None else f", {ladder_text(args)}"
+        return (f"deterministic quadrature, tolerance {r.tolerance:g}{cap}; "
+                f"band ± 2 × refinement estimate")
+    if isinstance(r, qd.QMC):
+        return f"qmc {r.n_points} pts × {r.n_h0} h0 × {r.n_replicates} repl.; band ± 2 s.e."
+    return f"{r.name}; band ± 2 × {r.error_kind.value}"
+
+
+def tolerance_status(result) -> tuple[bool | None, float]:
+    """Whether a DMFT result met its rule's tolerance (the rule's own test, ``Quadrature.accepts``,
+    applied to the stored curves and estimates), and the largest relative estimate it reached.
+
+    None when the rule has no tolerance (a sampling rule, or fixed rungs)."""
+    p = result.params
+    tol = p.get("tolerance") if p.get("rule") == "quadrature" and p.get("resolution") is None else None
+    ratios = [float(np.max(getattr(result, f"{n}_err")))
+              / max(1.0, float(np.max(np.abs(getattr(result, n))))) for n in TOLERANCE_CURVES]
+    worst = max(ratios)
+    return (None if tol is None else worst <= tol), worst
 
 
 def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> list[dict]:
     """Run or load every curve; print one line per job (with its wall time) on stderr.
+
+    A warning raised by a solve (the rule's ladder ended above its tolerance) is printed with the
+    curve's name; the DMFT line also gives the rule's message and, when the tolerance was not
+    met, the relative estimate reached (cached results included).
 
     Returns one row per curve (a row of ``quaddmft.plotting.draw_curves``): ``curve``, its
     appearance (``Curve.appearance``), ``dmft`` and, when the curve has seeds, ``simulation``.
@@ -172,21 +255,36 @@ def compute(curves: list[Curve], cache: Cache, progress: bool, name: str) -> lis
         row = {"curve": cv, **cv.appearance()}
         jobs = [("dmft", cv.dmft_key(),
                  lambda cv=cv: qd.solve(cv.problem, cv.schedule, eta=cv.eta, t_max=cv.t_max,
-                                        rule=cv.rule, progress=progress))]
+                                        rule=cv.rule, momentum=cv.momentum, progress=progress))]
         if cv.seeds > 0:
             jobs.append(("simulation", cv.sim_key(),
                          lambda cv=cv: qd.simulate(cv.sim_problem, cv.schedule, eta=cv.eta,
                                                    t_max=cv.t_max, d=cv.d, seeds=cv.seeds,
-                                                   seed=cv.seed, progress=progress)))
+                                                   seed=cv.seed, momentum=cv.momentum,
+                                                   progress=progress)))
         for kind, key, run in jobs:
             what = f"{name} [{i}/{len(curves)}] {cv.panel:5s} {cv.label:34s} {kind:10s}"
             print(f"{what} ...", file=sys.stderr, flush=True)
             start = time.perf_counter()
-            result, cached = cache.get_or_run(key, run)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result, cached = cache.get_or_run(key, run)
+            for w in caught:
+                print(f"{what} WARNING {w.category.__name__}: {w.message}", file=sys.stderr,
+                      flush=True)
             note = "cached" if cached else f"{time.perf_counter() - start:.1f} s"
+            extra = ""
+            if kind == "dmft":
+                met, worst = tolerance_status(result)
+                extra = f"; {result.message}" + (
+                    f"; TOLERANCE NOT MET (largest relative estimate {worst:.2g})"
+                    if met is False else "")
             print(f"{what} {note} (run took {result.wall_time:.1f} s); "
-                  f"final gen_error {result.gen_error[-1]:.4f}", file=sys.stderr, flush=True)
+                  f"final gen_error {result.gen_error[-1]:.4f} ± {result.gen_error_err[-1]:.1e}"
+                  f"{extra}", file=sys.stderr, flush=True)
             row[kind] = result
+            if kind == "dmft" and result.status != qd.Status.SUCCESS:  # said in the legend
+                row["label"] += f" (DMFT {result.status.value} at t = {result.t[-1] + cv.eta:.3g})"
         rows.append(row)
     return rows
 
@@ -212,8 +310,43 @@ def write_record(name: str, rows, settings: dict, references: dict, out: Path = 
     record = {"figure": name, "settings": settings, "references": references,
               "curves": [curve_record(row) for row in rows]}
     path = out / f"{name}.json"
-    path.write_text(json.dumps(record, default=_jsonable))
+    write_text(path, json.dumps(record, default=_jsonable))
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a failed write leaves the previous file intact)."""
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def simulation_entry(ax, label: str, marker: str = "o"):
+    """A legend entry for the simulation symbols (grey, as they take each curve's colour)."""
+    ax.errorbar([np.nan], [np.nan], yerr=[np.nan], fmt=marker, ms=3.5, mfc="none", color="0.35",
+                capsize=2, lw=0.7, label=label)
+
+
+def fit_inset(inset, rows, kind: str = "train_accuracy"):
+    """The inset's y-range: the DMFT lines and simulation symbols with a small margin (a wider
+    error band, e.g. of a capped ladder at late times, is cut at the inset's edge rather than
+    squeezing the curves into a few pixels)."""
+    arrays = [np.asarray(getattr(r[k], kind), dtype=float) for r in rows
+              for k in ("dmft", "simulation") if k in r]
+    v = np.concatenate([np.diag(a) if a.ndim == 2 else a for a in arrays])  # C: C(t, t)
+    v = v[np.isfinite(v)]
+    low, high = float(v.min()), float(v.max())
+    pad = 0.06 * max(high - low, 1e-6)
+    inset.set_ylim(low - pad, high + pad)
+
+
+def sim_text(rows) -> str:
+    """'d = 500, 10 seeds' for the simulations of ``rows`` (one d and one seed count), else ''."""
+    sims = [r["curve"] for r in rows if "simulation" in r]
+    ds, seeds = {cv.d for cv in sims}, {cv.seeds for cv in sims}
+    if len(ds) == 1 and len(seeds) == 1:
+        return f"d = {ds.pop()}, {seeds.pop()} seeds"
+    return ""
 
 
 def _jsonable(x):
@@ -231,7 +364,14 @@ def parser(description: str, seeds: int, t_max: float) -> argparse.ArgumentParse
     p.add_argument("--t-max", type=float, default=t_max, help=f"horizon (default {t_max:g})")
     p.add_argument("--seeds", type=int, default=seeds,
                    help=f"simulation seeds per curve (default {seeds}; 0: DMFT only)")
-    p.add_argument("--seed", type=int, default=0, help="seed of rule and simulation")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the simulation and of the rule's fixed Sobol' scrambling")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE,
+                   help=f"tolerance of the DMFT rule qd.Quadrature (default {TOLERANCE:g})")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help=f"last rung of the DMFT rule's ladder, every curve (default: the "
+                   f"standard rung, {STANDARD_RUNG[True]} for KL modes, "
+                   f"{STANDARD_RUNG[False]} for Sobol' paths)")
     p.add_argument("--out", type=Path, default=OUT, help="output directory")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--fresh", action="store_true", help="recompute and overwrite cached runs")

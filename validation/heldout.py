@@ -1,6 +1,6 @@
 """Held-out agreement check: `quaddmft solve ... --json` against a large-d simulation, t <= 50.
 
-For parameter sets not used in developing the solver, runs the CLI (default QMC rule) and the
+For parameter sets not used in developing the solver, runs the CLI (its default rule) and the
 finite-d simulator at d = 4000 (8 seeds), and reports sup over t <= 50 of |DMFT - simulation| in
 gen_error next to the simulation's standard error there. Issue 2 asks for <= 0.005.
 Writes validation/out/heldout.json.
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import quaddmft as qd
+from quaddmft._io import atomic_write
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -55,7 +56,8 @@ def main():
                "dmft_time_s": t_dmft, "sim_time_s": t_sim}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    (OUT / "heldout.json").write_text(json.dumps(rows, indent=1))
+    with atomic_write(OUT / "heldout.json", "w") as fh:  # a failed write keeps the old file
+        fh.write(json.dumps(rows, indent=1))
     (OUT / "heldout_case.json").unlink()
 
 

@@ -2,7 +2,7 @@
 
 Left: two clusters, alpha = 2, Delta = 0.5, logistic loss, lambda = 0 (the setting of the
 paper's Fig. 4 left), R = 0, 0.01, 1: the continuous-time DMFT (gradient flow:
-``qd.ContinuousTime`` on a graded ladder, docs/theory.md section 8) on a log time axis to
+``qd.ContinuousTime`` on a graded ladder, docs/theory.md section 9) on a log time axis to
 t = 1e4, with its error band; dashed, the max-margin error 0.1672 (the t -> infinity limit of
 unregularised GD on separable data, which the paper's Fig. 4 text claims every initialisation
 reaches) and the Bayes-optimal error. Symbols: finite-d simulations of GD on the finest grid of

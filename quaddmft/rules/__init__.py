@@ -4,8 +4,9 @@
   approach); replicates give a standard error.
 * ``QMC`` (``qmc.py``): exact sum over c, Gauss-Hermite over h0, scrambled Sobol' over h(0), the
   innovations of xi and the selection uniforms; replicates give a standard error.
-* ``Quadrature`` (``quadrature.py``): Karhunen-Loeve modes of M_C on a sparse Gauss-Hermite
-  grid, exact or low-discrepancy selection paths; a refinement indicator.
+* ``Quadrature`` (``quadrature.py``, the default): deterministic, on a ladder of resolutions --
+  Karhunen-Loeve modes of C_perp on a sparse Gauss-Hermite grid (full-batch GD, short horizons
+  with every selection path), or one fixed Sobol' set; its error is estimated by refinement.
 
 ``RULES`` maps the names of the command line and TOML files to the classes; ``rule_from_params``
 rebuilds a rule from the ``params()`` stored in a result.
@@ -30,7 +31,7 @@ def rule_from_params(params: dict) -> AveragingRule:
     Examples
     --------
     >>> import quaddmft as qd
-    >>> rule = qd.Quadrature(level=3, accuracy_rule=qd.QMC(n_points=64))
+    >>> rule = qd.Quadrature(tolerance=1e-6, ladder=(qd.Resolution(level=2), qd.Resolution(level=3)))
     >>> rule_from_params(rule.params()) == rule
     True
     """

@@ -2,7 +2,9 @@ r"""What every averaging rule is: a producer of weighted node sets of the effect
 
 One effective sample (THEORY section 3) is (c, h0, h(0), xi(.), s(.)): the cluster, the
 projection h0 ~ N(0, 1) of its noise on v, the initial field h(0) ~ N(0, R), the Gaussian
-dynamical noise xi ~ GP(0, M_C), and the selection path. A rule discretises the average <.> over
+dynamical noise xi ~ GP(0, M_C), and the selection path. The cluster, its label and h0 come
+from the data model's hooks (``Mixture.label_factor`` for deterministic rules, where a label may
+depend on h0 as for ``TeacherStudent``; ``Mixture.sample_effective`` for Monte Carlo). A rule discretises the average <.> over
 it by weighted nodes (``NodeSet``). Gaussian variables are passed as standard coordinates:
 ``h_init`` (h(0) = sqrt(R) h_init) and ``innovations``, which give xi through the causal
 Cholesky factor of M_C (built by the sweep) or, when the node set carries an ``htilde_basis``
@@ -57,6 +59,10 @@ class NodeSet:
     # Gaussian part left to Rao-Blackwellise is integrated across h0 exactly, through the
     # crossings of the interpolant (``_observables.interpolated_accuracy``).
     h0_nodes: np.ndarray | None = None
+    # Label groups with their own fine grids of h0 (teacher-student data: a label that depends on
+    # h0): (basis (G, F, n_h0), weight (G, F), y (G, F)) for the interpolated accuracy, the
+    # nodes reshaping to (G, n_h0, n_inner) (``_observables.h0_layout``).
+    h0_groups: tuple | None = None
     # htilde(k) = sum_i htilde_basis[k, i] innovations[:, i] with a fixed (K+1, n_cols) basis (KL
     # modes of C_perp); None: xi by the causal Cholesky factor of the M_C being built
     # (innovations are i.i.d. standard normals) and htilde by eq. 3.2.
@@ -83,6 +89,17 @@ class AveragingRule(ABC):
     name = "abstract"
     error_kind: ErrorKind
 
+    def cost(self, problem, chain, K: int) -> tuple[int, int]:
+        """(nodes of the largest node set, node-sweeps in all) of a solve, for the resource
+        estimate made before it starts (``_resources.check_solve``); (0, 0): unknown (a rule
+        that does not say is not checked)."""
+        return 0, 0
+
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """(K+1)^2 matrices a solve holds besides those of the sweep it is running, for the
+        memory estimate (``_resources.check_solve``)."""
+        return 0
+
     def params(self) -> dict:
         out = {"rule": self.name}
         for f in dataclasses.fields(self):
@@ -99,6 +116,12 @@ class SampledRule(AveragingRule):
     n_replicates: int
     seed: int
 
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """The kernels (``_observables.KERNELS``, six) of every replicate's sweep, kept for the
+        average (``_solver._sampled``), then their stack over the replicates (one more each) and
+        the six means."""
+        return 6 * self.n_replicates + self.n_replicates + 6
+
     def parts(self, problem, chain, K) -> list[np.random.Generator]:
         """One independent generator per replicate, reproducible from ``seed``."""
         return [np.random.default_rng(s)
@@ -113,7 +136,8 @@ class RefinedRule(AveragingRule):
     """A deterministic rule solved on a ladder of resolutions, coarse to fine; ``*_err`` of a
     rung is estimated from its difference with the rung before (``estimate``).
 
-    The solver asks ``rungs(chain, K)`` for the resolutions to try, ``modal(chain, K)`` whether
+    The solver asks ``rungs(problem, chain, K)`` for the resolutions to try,
+    ``modal(problem, chain, K)`` whether
     the nodes of a rung are KL coordinates of C_perp (solved by a fixed-point iteration over the
     whole horizon, ``nodes(..., covariance=C_perp)``) or causal innovations (one sweep), and
     ``accepts`` whether an estimate ends the ladder.
@@ -121,12 +145,24 @@ class RefinedRule(AveragingRule):
 
     error_kind = ErrorKind.REFINEMENT
 
+    def held_matrices(self, problem, chain, K: int) -> int:
+        """The kernels (six) of every rung solved, kept for the error estimate
+        (``_solver._refined``); for modal rungs also the fixed point's state
+        (``_fixed_point.anderson``: depth + 1 iterates and residuals, their 2 depth
+        differences, the depth columns of their sum and lstsq's copy, and about five
+        temporaries) and the covariance carried from rung to rung."""
+        held = 6 * len(self.rungs(problem, chain, K))
+        if self.modal(problem, chain, K):
+            depth = getattr(self, "anderson", 0)  # the rule's Anderson depth, if it has one
+            held += 2 * (depth + 1) + 4 * depth + 5 + 1
+        return held
+
     @abstractmethod
-    def rungs(self, chain, K: int) -> tuple:
+    def rungs(self, problem, chain, K: int) -> tuple:
         """The resolutions to solve, coarse to fine."""
 
     @abstractmethod
-    def modal(self, chain, K: int) -> bool:
+    def modal(self, problem, chain, K: int) -> bool:
         """Whether the nodes carry KL coordinates of C_perp (fixed point) or causal innovations."""
 
     @abstractmethod
@@ -134,7 +170,7 @@ class RefinedRule(AveragingRule):
         """The node set of one rung (``covariance``: C_perp, for modal rungs)."""
 
     @abstractmethod
-    def estimate(self, solved: list, chain, K: int) -> dict:
+    def estimate(self, solved: list, problem, chain, K: int) -> dict:
         """Error estimate per curve of the last rung, from the curves of every rung solved so
         far (coarse to fine, at least two)."""
 

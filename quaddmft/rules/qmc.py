@@ -8,23 +8,22 @@ import numpy as np
 from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two
-from .._observables import h0_interpolation_basis
-from .._quadrature import gauss_hermite, tensor_product
+from .._observables import h0_layout
+from .._quadrature import SOBOL_MAX_DIMENSION, tensor_product
 from .._selection import sample_paths
 from ._base import NodeSet, SampledRule, normals_from_uniforms
 
 __all__ = ["QMC"]
 
-# scipy's Sobol' direction numbers cover this many dimensions.
-SOBOL_MAX_DIMENSION = 21201
 
 
 @dataclass(frozen=True)
 class QMC(SampledRule):
     """Exact sum over c, Gauss-Hermite over h0, scrambled Sobol' over the Gaussian path and s.
 
-    Outer tensor rule: the clusters after the exact c -> -c symmetry and ``n_h0`` Gauss-Hermite
-    nodes for h0. Inner rule: ``n_points`` scrambled Sobol' points (a power of 2, for the balance
+    Outer tensor rule: the data model's label groups with ``n_h0`` nodes for h0 each
+    (``Mixture.label_factor``: for the mixtures, the clusters after the exact c -> -c symmetry
+    and the Gauss-Hermite rule). Inner rule: ``n_points`` scrambled Sobol' points (a power of 2, for the balance
     properties) whose coordinates are, in order of importance, h(0)/sqrt(R), the K innovations of
     xi in time order, then (if b < 1) the K+1 uniforms of the selection path. Every outer node is
     paired with every inner point: nodes per replicate = (#clusters) * n_h0 * n_points.
@@ -69,8 +68,13 @@ class QMC(SampledRule):
         object.__setattr__(self, "n_replicates", check_int("n_replicates", self.n_replicates, low=2))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
 
+    def cost(self, problem, chain, K):
+        n_h0, n_points = (self.n_h0, self.n_points) if problem.h0_enters else (1, self.n_points * self.n_h0)
+        # The data model's label groups times their h0 nodes (the outer factor of ``nodes``).
+        N = problem.mixture.label_factor(n_h0).h0.size * n_points
+        return N, N * self.n_replicates
+
     def nodes(self, problem, chain, K, rng):
-        clusters = problem.mixture.reduced_clusters()
         n_h0, n_points = self.n_h0, self.n_points
         if not problem.h0_enters:
             n_h0, n_points = 1, 2 ** int(np.log2(self.n_points * self.n_h0))
@@ -93,15 +97,14 @@ class QMC(SampledRule):
             uniforms = np.concatenate([uniforms, uniforms])
         paths = sample_paths(chain, uniforms)
 
-        h0_nodes, h0_weights = gauss_hermite(n_h0)
+        labels = problem.mixture.label_factor(n_h0)
         weight, a = tensor_product(
-            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (h0_weights, {"h0": h0_nodes}),
+            (labels.weight(), labels.arrays()),
             (np.full(n_points, 1.0 / n_points),
              {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
         )
         return NodeSet(
             weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-            innovations=a["innovations"], s=a["s"],
-            h0_basis=h0_interpolation_basis(h0_nodes), n_inner=n_points,
+            innovations=a["innovations"], s=a["s"], n_inner=n_points,
+            **{k: v for k, v in h0_layout(labels).items() if k != "h0_nodes"},
         )

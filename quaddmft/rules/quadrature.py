@@ -47,19 +47,27 @@ times the windowed maximum of the last two differences. Coverage is measured by
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two, check_real
-from .._observables import CURVES, h0_interpolation_basis
-from .._quadrature import gauss_hermite, karhunen_loeve, smolyak, tensor_product
+from .._observables import CURVES, h0_layout
+from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak_size,
+                           tensor_product)
 from .._selection import path_probability, sample_paths
 from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
 __all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "PATH_LADDER",
-           "TOLERANCE_CURVES"]
+           "STANDARD_RUNG", "TOLERANCE_CURVES"]
+
+# Where the ladder stops without a tolerance or a resolution: {modal: rung, causal: rung}.
+STANDARD_RUNG = {True: 1, False: 2}
+
+# Sweeps of one rung's fixed point, for the cost estimate (measured 4-7 from a warm start).
+SWEEPS_PER_FIXED_POINT = 7
 
 # The curves whose estimated error the tolerance bounds. The training accuracy, a 0/1 step
 # integrated over the nodes, converges more slowly at early times (where m ~ 0 leaves it a step
@@ -81,8 +89,9 @@ class FixedPointOptions:
 @dataclass(frozen=True)
 class Resolution:
     """One rung of the ladder: the Smolyak ``level``, ``max_modes`` and ``kl_tol`` of the KL
-    coordinates (modal rungs), the ``n_points`` of the Sobol' set (causal rungs, and the
-    accuracy observer of modal ones), and the ``n_h0`` Gauss-Hermite nodes of h0 (both)."""
+    coordinates (modal rungs), the ``n_points`` of the Sobol' set (causal rungs; in a modal
+    ladder, the first causal sweep that gives the starting C_perp), and the ``n_h0``
+    Gauss-Hermite nodes of h0 (both)."""
 
     level: int = 3
     n_h0: int = 16
@@ -112,16 +121,20 @@ PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 class Quadrature(RefinedRule):
     """Deterministic averaging with a refinement error estimate (module docstring).
 
-    ``tolerance`` > 0: the ladder stops at the first rung whose estimated error of every curve,
-    sup over t, is at most ``tolerance`` times max(1, sup_t |curve|). ``resolution``: instead,
-    solve exactly the rungs 0..``resolution`` (the last one is the result, the one before gives
-    its error). ``max_resolution``: the last rung the ladder may reach (default: the whole
-    ladder). ``ladder``: a tuple of ``Resolution`` replacing the built-in ladders (for experts;
+    Three ways to choose where the ladder stops. By default (``tolerance`` and ``resolution``
+    None) at the standard rung ``STANDARD_RUNG``: rung 1 of the modal ladder (Fig. 1 GD:
+    errors 7e-9 at t <= 10, 6e-7 at t <= 50), rung 2 of the Sobol' ladder (2048 points: ~1e-4
+    on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at the first rung whose estimated
+    error of m, C, gen_error and train_loss (``TOLERANCE_CURVES``), sup over t, is at most
+    ``tolerance`` times max(1, sup_t |curve|) (a RuntimeWarning when the last rung allowed is
+    reached first). ``resolution``: the rungs 0..``resolution`` exactly (the last one is the
+    result, the ones before give its error). ``max_resolution``: the last rung a tolerance may
+    reach (default: the whole ladder). ``ladder``: a tuple of ``Resolution`` replacing the built-in ladders (for experts;
     used for either kind of selection). ``safety`` >= 1: the factor on the Sobol' refinement
     difference; ``window`` >= 0: the half-width (steps) of the maximum that removes the zero
     crossings of a difference; ``seed`` >= 0: the fixed scrambling of the Sobol' set.
-    ``fixed_point_tol``: stopping threshold of the global iteration, as a fraction of
-    ``tolerance`` (relative kernel change).
+    ``fixed_point_tol``: stopping threshold of the global iteration (relative kernel change), as
+    a fraction of ``tolerance`` (of 1e-6 without one).
 
     Examples
     --------
@@ -132,7 +145,7 @@ class Quadrature(RefinedRule):
     ('refinement', True)
     """
 
-    tolerance: float = 1e-4
+    tolerance: float | None = None
     resolution: int | None = None
     max_resolution: int | None = None
     ladder: tuple | None = None
@@ -146,7 +159,8 @@ class Quadrature(RefinedRule):
     name = "quadrature"
 
     def __post_init__(self):
-        object.__setattr__(self, "tolerance", check_real("tolerance", self.tolerance, low=0.0))
+        if self.tolerance is not None:
+            object.__setattr__(self, "tolerance", check_real("tolerance", self.tolerance, low=0.0))
         if self.resolution is not None:
             object.__setattr__(self, "resolution", check_int("resolution", self.resolution, low=1))
         if self.max_resolution is not None:
@@ -174,14 +188,20 @@ class Quadrature(RefinedRule):
         return out
 
     # ------------------------------------------------------------- the ladder
-    def modal(self, chain, K) -> bool:
+    def modal(self, problem, chain, K) -> bool:
         """KL coordinates of C_perp under full-batch GD, and for short horizons whose selection
         paths s(0..K-1) are few enough to be enumerated (s(K) never enters: row K uses its
-        conditional expectation)."""
+        conditional expectation). Never under Langevin noise: its white part gives C_perp a
+        slowly decaying KL spectrum (an Ornstein-Uhlenbeck-like covariance), which a few modes
+        do not capture (docs/theory.md eq. 8.8)."""
+        if problem.temperature > 0.0:
+            return False
         return chain.deterministic or 2**K <= self.max_enumerated_paths
 
-    def rungs(self, chain, K):
-        ladder = self.ladder or (MODAL_LADDER if self.modal(chain, K) else PATH_LADDER)
+    def rungs(self, problem, chain, K):
+        ladder = self.ladder or (MODAL_LADDER if self.modal(problem, chain, K) else PATH_LADDER)
+        if self.ladder is not None:
+            _warn_if_not_refining(ladder, self.modal(problem, chain, K))
         last = len(ladder) - 1
         if self.max_resolution is not None:
             last = min(last, self.max_resolution)
@@ -190,20 +210,23 @@ class Quadrature(RefinedRule):
                 raise ParameterError(f"resolution = {self.resolution} is outside the allowed range "
                                      f"[1, {len(ladder) - 1}] of this ladder")
             last = self.resolution
+        elif self.tolerance is None:
+            last = min(last, STANDARD_RUNG[self.modal(problem, chain, K)])
         return ladder[: last + 1]
 
     @property
     def fixed_point(self) -> FixedPointOptions:
-        return FixedPointOptions(max(self.fixed_point_tol * self.tolerance, 1e-13), self.max_iter,
+        scale = 1e-6 if self.tolerance is None else self.tolerance
+        return FixedPointOptions(max(self.fixed_point_tol * scale, 1e-13), self.max_iter,
                                  self.anderson)
 
-    def estimate(self, solved, chain, K):
+    def estimate(self, solved, problem, chain, K):
         """Per curve: the windowed |last rung - the one before| (spectral parts: under GD, and
         every curve but the training accuracy of modal rungs); for the parts integrated like
         QMC (Sobol' points, and the accuracy, a 0/1 step), ``safety`` times the windowed maximum
         of the last two differences, since a single difference of two such rungs is of the
         size of the error itself and may be smaller."""
-        modal = self.modal(chain, K)
+        modal = self.modal(problem, chain, K)
         out = {}
         for name in CURVES:
             diffs = [np.abs(np.asarray(a[name]) - np.asarray(b[name]))
@@ -217,7 +240,7 @@ class Quadrature(RefinedRule):
 
     @property
     def target(self):
-        return None if self.resolution is not None else self.tolerance
+        return self.tolerance if self.resolution is None else None
 
     def accepts(self, fine, errors) -> bool:
         if self.target is None:
@@ -225,14 +248,35 @@ class Quadrature(RefinedRule):
         return all(errors[name].max() <= self.tolerance * max(1.0, float(np.abs(fine[name]).max()))
                    for name in TOLERANCE_CURVES)
 
+    def cost(self, problem, chain, K):
+        """Every rung of the ladder (the search may stop earlier): modal rungs at
+        ``SWEEPS_PER_FIXED_POINT`` sweeps of their largest grid (``max_modes`` modes), causal
+        rungs one sweep; plus the first causal sweep of a modal ladder."""
+        modal = self.modal(problem, chain, K)
+        paths = 1 if chain.deterministic else 2**K
+        sizes, sweeps = [], 0
+        for resolution in self.rungs(problem, chain, K):
+            # The data model's label groups times their h0 nodes (the outer factor of ``nodes``).
+            outer = self._labels(problem, resolution).h0.size
+            if modal:
+                grid = smolyak_size(min(resolution.max_modes, K + 1), resolution.level)
+                sizes.append(outer * paths * grid)
+                sweeps += SWEEPS_PER_FIXED_POINT * sizes[-1]
+            else:
+                sizes.append(outer * resolution.n_points)
+                sweeps += sizes[-1]
+        return max(sizes), sweeps
+
     # --------------------------------------------------------------- the nodes
     def nodes(self, problem, chain, K, resolution, covariance=None):
         if covariance is not None:
             return self._modal_nodes(problem, chain, K, resolution, covariance)
         return self._causal_nodes(problem, chain, K, resolution)
 
-    def _h0_rule(self, problem, resolution):
-        return gauss_hermite(resolution.n_h0 if problem.h0_enters else 1)
+    def _labels(self, problem, resolution):
+        """The data model's label groups with their h0 rules (``Mixture.label_factor``); one h0
+        node when h0 cannot enter the dynamics."""
+        return problem.mixture.label_factor(resolution.n_h0 if problem.h0_enters else 1)
 
     def _modal_nodes(self, problem, chain, K, resolution, covariance):
         """Clusters x h0 (Gauss-Hermite) x [every selection path x Smolyak grid over the KL
@@ -247,19 +291,16 @@ class Quadrature(RefinedRule):
             keep = path_prob > 0.0
             paths = np.concatenate([heads[keep], np.zeros((int(keep.sum()), 1))], axis=1)
             path_prob = path_prob[keep]
-        clusters = problem.mixture.reduced_clusters()
-        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
+        labels = self._labels(problem, resolution)
         weight, a = tensor_product(
-            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (h0_weights, {"h0": h0_nodes}),
+            (labels.weight(), labels.arrays()),
             (path_prob, {"s": paths}),
             (grid_weights, {"zeta": grid}),
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=np.zeros(weight.size),
                        innovations=np.ascontiguousarray(a["zeta"]), s=np.ascontiguousarray(a["s"]),
-                       h0_basis=h0_interpolation_basis(h0_nodes),
-                       n_inner=path_prob.size * grid_weights.size, h0_nodes=h0_nodes,
-                       htilde_basis=modes.B)
+                       n_inner=path_prob.size * grid_weights.size, htilde_basis=modes.B,
+                       **h0_layout(labels))
 
     def _causal_nodes(self, problem, chain, K, resolution):
         """Clusters x h0 (Gauss-Hermite) x one fixed Sobol' point set over (h(0), the innovations
@@ -272,6 +313,9 @@ class Quadrature(RefinedRule):
         antithetic = problem.mixture.w_sign_symmetric
         n_sobol = n // 2 if antithetic else n
         dim = 1 + K + (K + 1 if stochastic else 0)
+        if dim > SOBOL_MAX_DIMENSION:
+            raise ParameterError(f"the horizon K = {K} needs {dim} Sobol' dimensions, more than the "
+                                 f"{SOBOL_MAX_DIMENSION} scipy provides; use a shorter horizon")
         sobol = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(self.seed)).random(n_sobol)
         if stochastic:
             # Coordinates in time order: h(0), s(0), z(0), s(1), z(1), ...: the early variables,
@@ -287,16 +331,29 @@ class Quadrature(RefinedRule):
             normals = np.concatenate([normals, -normals])
             uniforms = np.concatenate([uniforms, uniforms])
         paths = sample_paths(chain, uniforms)
-        clusters = problem.mixture.reduced_clusters()
-        h0_nodes, h0_weights = self._h0_rule(problem, resolution)
+        labels = self._labels(problem, resolution)
         weight, a = tensor_product(
-            (clusters.prob, {"c": clusters.c, "y": clusters.y}),
-            (h0_weights, {"h0": h0_nodes}),
+            (labels.weight(), labels.arrays()),
             (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-                       innovations=a["innovations"], s=a["s"],
-                       h0_basis=h0_interpolation_basis(h0_nodes), n_inner=n, h0_nodes=h0_nodes)
+                       innovations=a["innovations"], s=a["s"], n_inner=n, **h0_layout(labels))
+
+
+def _warn_if_not_refining(ladder, modal: bool) -> None:
+    """The estimate is a difference of rungs: it cannot see the error of a component that two
+    rungs share (measured: a custom modal ladder at Smolyak level 2 on both rungs underestimated
+    its error by up to 150x at K = 250, docs/precision.md). The built-in ladders refine level,
+    n_h0 and max_modes together (modal) or n_points (Sobol'; the h0 error there is 4e-8)."""
+    fields = ("level", "n_h0", "max_modes") if modal else ("n_points",)
+    for coarse, fine in zip(ladder[:-1], ladder[1:]):
+        shared = [f for f in fields if getattr(fine, f) <= getattr(coarse, f)]
+        if shared:
+            warnings.warn(f"Quadrature: the ladder's rungs {coarse} and {fine} do not refine "
+                          f"{', '.join(shared)}; the refinement estimate cannot see the error of "
+                          f"what two rungs share and may underestimate it", RuntimeWarning,
+                          stacklevel=4)
+            return
 
 
 def _all_paths(n: int) -> np.ndarray:
