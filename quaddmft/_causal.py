@@ -251,8 +251,8 @@ def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | No
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
     docs/theory.md eqs. 3.1-3.11; ``eta`` a scalar (uniform grid) or the array of the K steps of
-    a variable grid (eq. 9.1, gradient descent with a time-dependent rate). The noise xi of the nodes is drawn through the causal Cholesky
-    factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
+    a variable grid (eq. 9.1, gradient descent with a time-dependent rate; plain GD only). The
+    noise xi of the nodes is drawn through the causal Cholesky factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
     normals), or htilde = innovations @ htilde_basis^T is given (KL coordinates of C_perp).
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
     ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a

@@ -310,7 +310,7 @@ def comparison_lines(path: Path) -> list[str]:
            "QMC rule, band ± 2 s.e.): sup_t |new − old| of the generalisation error, the old "
            "standard error there, z_max = max_t |new − old| / sqrt(err_new² + se_old²). "
            "`python validation/compare_rules.py`.", "",
-           "| fig | panel | curve | sup \|new − old\| | at t | old s.e. there | new err. there "
+           "| fig | panel | curve | sup \\|new − old\\| | at t | old s.e. there | new err. there "
            "| z_max | wall old / new |", "|---|---|---|---|---|---|---|---|---|"]
     for r in record["old_vs_new"]:
         label = r["label"] + ("" if r.get("status") in (None, "success") else
@@ -322,7 +322,7 @@ def comparison_lines(path: Path) -> list[str]:
             "Curves whose uncapped twin (same tolerance, the whole ladder) is in the cache: "
             "sup_t |capped − whole| of the generalisation error against the capped curve's "
             "refinement estimate (covered: the difference is within the estimate at every t).", "",
-            "| fig | panel | curve | cap | sup \|capped − whole\| | at t | capped estimate there "
+            "| fig | panel | curve | cap | sup \\|capped − whole\\| | at t | capped estimate there "
             "| covered | whole ladder ended | wall capped / whole |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in record["capped_vs_whole"]:
