@@ -125,7 +125,7 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
     if modal and not (starts and starts[0] is not None):
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
                              momentum=momentum, accuracy=False).C_perp
-    solved, errors, accepted, skipped = [], None, False, None
+    solved, errors, accepted, skipped, indices = [], None, False, None, []
     for index, resolution in enumerate(rungs):
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
@@ -146,6 +146,7 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
             start = sweep.C_perp
         fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
         solved.append(fields)
+        indices.append(index)
         if len(solved) > 1:
             errors = rule.estimate(solved, problem, chain, K)
             accepted = rule.accepts(fields, errors)
@@ -163,7 +164,8 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
                f"estimated errors (sup over t): {estimates}")
     if skipped is not None:
         message += f"; a coarser rung diverged at step k = {skipped.step} and was skipped"
-    rung_out = [{"curves": {n: f[n] for n in CURVES}, "C_perp": f["C_perp"]} for f in solved]
+    rung_out = [{"index": i, "curves": {n: f[n] for n in CURVES}, "C_perp": f["C_perp"]}
+                for i, f in zip(indices, solved)]
     return fields, history, message, rung_out
 
 
@@ -234,25 +236,31 @@ def _warm_starts(previous: list):
     X_{h/2} ~ X_h - (X_{2h} - X_h) / 2 when two levels are known (start error O(h^2), not O(h))."""
     if not previous or previous[-1] is None:
         return None
-    last = [refine_two_time(C) for C in previous[-1]]
+    last = [None if C is None else refine_two_time(C) for C in previous[-1]]
     if len(previous) < 2 or previous[-2] is None:
         return last
-    before = [refine_two_time(refine_two_time(C)) for C in previous[-2]]
-    return [fine - 0.5 * (coarse - fine) if coarse.shape == fine.shape else fine
+    before = [None if C is None else refine_two_time(refine_two_time(C)) for C in previous[-2]]
+    return [fine - 0.5 * (coarse - fine)
+            if fine is not None and coarse is not None and coarse.shape == fine.shape else fine
             for fine, coarse in zip(last, before)]
 
 
 def _combine(levels: list, rungs: list, rule, problem, chain, K0):
     """Richardson over the levels (``_continuous.extrapolate``) of every curve and kernel; the
     curves' error: the tableau's estimate plus the rule's error of the extrapolated curves --
-    a refined rule's own estimate applied to the extrapolations of its last two rungs, or the
-    propagated standard error sqrt(sum_j (c_j err_j)^2) of a sampled rule."""
+    a refined rule's own estimate applied to the extrapolations of its last two rungs solved on
+    every level (``rungs``: per level, curves by rung index; a rung skipped after a divergence
+    is missing), or the propagated standard error sqrt(sum_j (c_j err_j)^2) of a sampled rule."""
     fields, orders = {}, {}
     extrapolated = {name: extrapolate([level[name] for level in levels]) for name in CURVES}
-    if rungs[0] is not None:
-        pair = [{name: extrapolate([r[i]["curves"][name] for r in rungs]).value for name in CURVES}
-                for i in (-2, -1)]
+    common = [] if rungs[0] is None else sorted(set.intersection(*(set(r) for r in rungs)))
+    if len(common) >= 2:
+        pair = [{name: extrapolate([r[i][name] for r in rungs]).value for name in CURVES}
+                for i in common[-2:]]
         rule_errors = rule.estimate(pair, problem, chain, K0)
+    elif rungs[0] is not None:  # no two rungs in common: the largest of the levels' own estimates
+        rule_errors = {name: np.max([level[f"{name}_err"] for level in levels], axis=0)
+                       for name in CURVES}
     else:
         rule_errors = {name: np.sqrt(sum((w * level[f"{name}_err"]) ** 2 for w, level in
                                          zip(extrapolated[name].weights, levels)))
@@ -263,6 +271,14 @@ def _combine(levels: list, rungs: list, rule, problem, chain, K0):
     for name in KERNELS:
         fields[name] = extrapolate([level[name] for level in levels]).value
     return fields, orders
+
+
+def _by_rung(rung_out: list) -> list:
+    """The C_perp of every rung by its index (None for a rung skipped after a divergence)."""
+    out = [None] * (rung_out[-1]["index"] + 1)
+    for r in rung_out:
+        out[r["index"]] = r["C_perp"]
+    return out
 
 
 def _fixed_resolution(rule, index: int):
@@ -291,14 +307,14 @@ def _continuous(problem, schedule, model: ContinuousTime, t_max, rule, progress,
             tracker.close()
         walls.append(_clock() - began)
         if j == 0 and rung_out is not None:
-            rule = _fixed_resolution(rule, len(rung_out) - 1)
+            rule = _fixed_resolution(rule, rung_out[-1]["index"])
             chain0 = chain
         stride = 2**j
         levels.append(_at_coarse_times(fields, stride, steps))
-        rungs.append(None if rung_out is None else [
-            {"curves": {n: c[::stride] for n, c in r["curves"].items()}} for r in rung_out])
+        rungs.append(None if rung_out is None else {
+            r["index"]: {n: c[::stride] for n, c in r["curves"].items()} for r in rung_out})
         modal = rung_out is not None and rule.modal(problem, chain, 2 * K)
-        previous = (previous + [[r["C_perp"] for r in rung_out] if modal else None])[-2:]
+        previous = (previous + [_by_rung(rung_out) if modal else None])[-2:]
         # The level's own curves at the coarse times: how the ladder converges, and the exact
         # discrete dynamics of the finest schedule (what a simulation with its steps runs).
         history.append({"stage": f"level {j}", "iteration": 0, "change": 0.0, "K": K,

@@ -372,3 +372,23 @@ def test_a_schedule_that_diverges_returns_a_diverged_result():
     C_exact = marchenko_pastur_variable_steps(2.0, 0.5, steps, 0.0, 1.0)[0]
     assert np.all(np.abs(dmft.C - C_exact[: dmft.t.size]) <= dmft.C_err + 1e-12)
     assert C_exact[dmft.t.size] > 1e5 * C_exact[10]
+
+
+def test_a_coarse_rung_skipped_after_a_divergence_keeps_the_ladder_aligned(monkeypatch):
+    """Main's skip of a diverging coarse rung inside the continuous ladder: rung 0 of every
+    level made to diverge (as a coarse node set that blows up where the dynamics does not),
+    the levels extrapolate rungs 1 and 2 by their index, and the limit still matches the exact
+    gradient flow within its error estimate."""
+    import quaddmft._solver as solver
+    real = solver._rung
+
+    def rung(rule, problem, chain, eta, K, index, *args):
+        if index == 0:
+            raise qd.DivergenceError(3, "|w|^2/d grew from 1 to 1e7 (injected)")
+        return real(rule, problem, chain, eta, K, index, *args)
+    monkeypatch.setattr(solver, "_rung", rung)
+    res = qd.solve(PURE_NOISE, t_max=1.0, time=ContinuousTime(step=0.1, levels=3),
+                   rule=qd.Quadrature(resolution=2, fixed_point_tol=1e-6))
+    C, e = marchenko_pastur_gradient_flow(2.0, 0.5, 0.0, 1.0, res.t)
+    assert "skipped" in res.message
+    assert np.all(np.abs(res.C - C) <= res.C_err + 1e-12) and np.abs(res.C - C).max() < 1e-4
