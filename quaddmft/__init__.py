@@ -33,6 +33,7 @@ _EXPORTS = {
                     "LinearLaw", "PersistentSGD", "SelectionLaw", "SelectionProcess"),
     ".rules": ("QMC", "RULES", "AveragingRule", "MonteCarlo", "Quadrature", "Resolution",
                "rule_from_params"),
+    "._continuous": ("ContinuousTime",),
     "._solver": ("solve",),
     "._simulator": ("simulate",),
     "._sweep_grid": ("SweepGrid",),

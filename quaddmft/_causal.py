@@ -114,6 +114,11 @@ class GivenHtilde:
         return norm, self.coords @ direction
 
 
+def _eta_text(eta) -> str:
+    """eta for a message: the number, or the largest step of a variable grid."""
+    return f"{eta}" if np.ndim(eta) == 0 else f"max(eta_k) = {np.max(eta):g}"
+
+
 class _March:
     """The state of one sweep between steps: buffers, kernels being built, weight side."""
 
@@ -122,8 +127,10 @@ class _March:
         self.problem, self.eta, self.K, self.nodes, self.weights = problem, eta, K, nodes, weights
         self.chain = chain
         given = nodes.htilde_basis is not None
+        # On a variable grid the nodes see R(k, j) eta_j with unit scale (``node_response``).
+        self.node_R, scale = weights.node_response()
         self.model = StepModel(problem.loss.code, mixture.activation_code, mixture.L,
-                               mixture.delta, eta, given)
+                               mixture.delta, scale, given)
         coords = nodes.innovations @ nodes.htilde_basis.T if given else nodes.innovations
         self.node_arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init,
                                       np.ascontiguousarray(coords), nodes.s)
@@ -146,7 +153,7 @@ class _March:
 
     def _advance_nodes(self, k: int) -> float:
         """Steps 1-2 of the module docstring; returns the sd of r(k) from the newest innovation."""
-        weights, delta, eta = self.weights, self.model.delta, self.eta
+        weights, delta, scale = self.weights, self.model.delta, self.model.eta
         covariance = weights.noise_covariance(self.M_C)
         # sd of r(k) carried by the innovation that enters first at step k (Rao-Blackwellised
         # accuracy): h(0) at k = 0; z(k-1) with the causal Cholesky map; none when htilde is
@@ -155,16 +162,18 @@ class _March:
         newest_sd = 0.0 if given else math.sqrt(delta) * weights.P[0] * self.sqrt_R
         if k >= 1 and not given:
             self.noise_row, sigma = self.noise.row(k - 1, covariance)
-            # z(k-1) enters h(k) through eta R(k, k-1) xi(k-1): R(k, k-1) is 1 for plain GD, b0
-            # under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md 8.7, 8.9).
-            newest_sd = math.sqrt(delta) * eta * weights.R[k, k - 1] * sigma
+            # z(k-1) enters h(k) through eta_{k-1} R(k, k-1) xi(k-1): R(k, k-1) is 1 for plain GD,
+            # b0 under Nesterov momentum, 1/n(k) under the spherical projection (docs/theory.md
+            # 8.7, 8.9); eta_{k-1} the step of a variable grid (eq. 8.1).
+            newest_sd = math.sqrt(delta) * weights.step(k - 1) * weights.R[k, k - 1] * sigma
         self.c_perp_diag[k] = weights.c_perp_diag(k, covariance)
         self.norms[k] = weights.m[k] ** 2 + self.c_perp_diag[k]
         reason = divergence_reason(self.norms, k)
         if reason is not None:
-            raise DivergenceError(k, f"{reason} (is eta = {eta} beyond the stability limit?)")
-        R_T = np.ascontiguousarray(weights.R[: k + 1, : k + 1].T)
-        self.blocks.add_row(weights.R, k)
+            raise DivergenceError(k, f"{reason} (is eta = {_eta_text(self.eta)} beyond the "
+                                     "stability limit?)")
+        R_T = np.ascontiguousarray(self.node_R[: k + 1, : k + 1].T)
+        self.blocks.add_row(self.node_R, k)
         # Early blocking pays under full-batch GD only: with a random selection the per-node
         # substitution skips the unselected steps, which the low-rank kernel does not.
         blocked = k >= self.response.blocked_from or (
@@ -174,8 +183,8 @@ class _March:
         effective_step(k, self.model, state, R_T, self.noise_row, self.node_arrays, self.buffers,
                        not blocked)
         if blocked:
-            response_rows(k, eta, delta, weights.R, R_T, self.buffers.curv, self.buffers.response,
-                          self.blocks)
+            response_rows(k, scale, delta, self.node_R, R_T, self.buffers.curv,
+                          self.buffers.response, self.blocks)
         if given:
             sigma, coordinate = self.noise.newest(k)
             if coordinate is not None:
@@ -236,13 +245,14 @@ class _March:
         )
 
 
-def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSide | None = None,
+def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | None = None,
                  momentum=None, response: ResponseOptions = ResponseOptions(), progress=None,
                  accuracy: bool = True) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
-    docs/theory.md eqs. 3.1-3.11. The noise xi of the nodes is drawn through the causal Cholesky
-    factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
+    docs/theory.md eqs. 3.1-3.11; ``eta`` a scalar (uniform grid) or the array of the K steps of
+    a variable grid (eq. 9.1, gradient descent with a time-dependent rate; plain GD only). The
+    noise xi of the nodes is drawn through the causal Cholesky factor of the M_C being built (``nodes.htilde_basis`` None: the innovations are standard
     normals), or htilde = innovations @ htilde_basis^T is given (KL coordinates of C_perp).
     ``chain`` is the selection law, for the conditional expectation of s(k) in the kernel rows.
     ``accuracy`` False defers the training accuracy (``Sweep.accuracy``; the iterations of a
@@ -262,15 +272,16 @@ def causal_sweep(problem, chain, eta: float, K: int, nodes, *, weights: WeightSi
     # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two
     # BLAS threads, 0.47 s with one (128 nodes); 13.6 s vs 2.8-3.5 s (1024 nodes). GD (low-rank
     # kernel, few BLAS calls): 0.72 s vs 0.69 s.
+    t = eta * np.arange(K + 1) if np.ndim(eta) == 0 else np.concatenate([[0.0], np.cumsum(eta)])
     with threadpool_limits(limits=1, user_api="blas"):
         for k in range(K + 1):
             march.step(k)
             if progress is not None:
-                progress.step(f"t = {k * eta:.4g} of {K * eta:.4g}", units=nodes.size)
+                progress.step(f"t = {t[k]:.4g} of {t[K]:.4g}", units=nodes.size)
     return march.result()
 
 
-def observe(problem, chain, eta: float, K: int, nodes, solved: Sweep) -> Sweep:
+def observe(problem, chain, eta, K: int, nodes, solved: Sweep) -> Sweep:
     """Observer pass: drive ``nodes`` through the solved m, P, R and M_C of ``solved``.
 
     Only the observables of the returned sweep are new (its kernels are averages the dynamics

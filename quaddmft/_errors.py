@@ -15,6 +15,8 @@ class ErrorKind(str, Enum):
 
     STANDARD_ERROR = "standard error"  # spread of independent replicates (or seeds) / sqrt(n)
     REFINEMENT = "refinement"  # |fine - coarser| of a deterministic rule (sup-norm estimate)
+    # continuous time: |best - next-best| of the Richardson tableau plus the levels' rule errors
+    EXTRAPOLATION = "extrapolation"
 
 
 class ParameterError(ValueError):

@@ -196,13 +196,20 @@ def _selection_paths(chain: Chain, n: int, K: int, rng: np.random.Generator) -> 
     return sample_paths(chain, rng.random((n, K + 1)))
 
 
+def _eta_text(eta) -> str:
+    """eta for a message: the number, or the largest step of a schedule."""
+    return f"{eta}" if np.ndim(eta) == 0 else f"max(eta_k) = {np.max(eta):g}"
+
+
 class _Update:
     """The update of the module docstring for one run: w(k) -> w(k+1) from the gradient g(k)."""
 
-    def __init__(self, problem: Problem, momentum, eta: float, d: int, rng):
+    def __init__(self, problem: Problem, momentum, eta, d: int, rng):
+        # eta: a number, or the K steps of a learning-rate schedule (plain GD only: ``check_run``)
         self.eta, self.d, self.rng = eta, d, rng
+        self.k = 0  # steps taken (the index into a schedule)
         self.coefficients = _PLAIN if momentum is None else momentum.coefficients
-        self.noise_sd = math.sqrt(2.0 * eta * problem.temperature)
+        self.noise_sd = math.sqrt(2.0 * eta * problem.temperature) if problem.temperature else 0.0
         self.spherical = problem.spherical
         self.plain = self.coefficients == _PLAIN and not self.noise_sd and not self.spherical
         self.previous = None  # (w(k-1), q(k-1))
@@ -213,7 +220,9 @@ class _Update:
 
     def __call__(self, w: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.plain:
-            return w - self.eta * g
+            eta = self.eta if np.ndim(self.eta) == 0 else self.eta[self.k]
+            self.k += 1
+            return w - eta * g
         a1, a2, b0, b1 = self.coefficients
         q = -self.eta * g
         if self.noise_sd:
@@ -246,11 +255,12 @@ class SeedPath:
                                     "gen_error_empirical")), divergence=self.divergence)
 
 
-def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
+def simulate_seed(problem: Problem, chain: Chain, *, eta, K: int, d: int,
                   seed_seq: np.random.SeedSequence, test_points: int = 0,
                   momentum=None) -> SeedPath:
     """Run the algorithm of the module docstring for K steps on one seed; return its path.
 
+    ``eta``: the learning rate, or the array of the K steps of a schedule (docs/theory.md eq. 9.1).
     Inputs are assumed validated (``simulate`` does it). At the first grid point k where the
     run diverges (``_errors.divergence_reason`` on |w|^2/d, or non-finite pre-activations or
     loss) it stops and returns the path of steps 0..k-1 with ``divergence = (k, reason)``.
@@ -286,7 +296,7 @@ def simulate_seed(problem: Problem, chain: Chain, *, eta: float, K: int, d: int,
             if reason is None and not np.isfinite(train_loss[k]):
                 reason = f"the training loss is not finite (|w|^2/d = {C[k]:.3g})"
             if reason is not None:
-                divergence = (k, f"{reason} (is eta = {eta} beyond the stability limit?)")
+                divergence = (k, f"{reason} (is eta = {_eta_text(eta)} beyond the stability limit?)")
                 break
             train_accuracy[k] = np.mean(y * problem.mixture.phi(r) > 0.0)
             if test_points:
@@ -335,7 +345,7 @@ def _run_seeds(problem, chain, eta, K, d, seed_seqs, test_points, progress, mome
     if divergence is not None:
         if divergence[0] < 2:
             raise ParameterError(f"the run diverges at its first step ({divergence[1]}): "
-                                 f"eta = {eta} is beyond the stability limit")
+                                 f"eta = {_eta_text(eta)} is beyond the stability limit")
         paths = [p.truncated(divergence[0]) for p in paths]
         warnings.warn(f"simulate: the run diverged at step k = {divergence[0]}: {divergence[1]}; "
                       f"the result stops before it (status 'diverged')", RuntimeWarning,
@@ -365,10 +375,10 @@ def _law_note(schedule: SelectionProcess, chain: Chain) -> str:
             f"P(1->1) = {chain.p_stay:.6g} per step")
 
 
-def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta: float,
-             t_max: float, d: int, seeds: int = 8, seed: int = 0, test_points: int = 0,
-             momentum=None, progress: bool = False, max_memory: float | None = None
-             ) -> SimulationResult:
+def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta,
+             t_max: float | None = None, d: int, seeds: int = 8, seed: int = 0,
+             test_points: int = 0, momentum=None, progress: bool = False,
+             max_memory: float | None = None) -> SimulationResult:
     r"""Simulate (S)GD at finite dimension d (paper eqs. 7-9) and average over independent seeds.
 
     Each seed draws its own dataset (n = round(alpha d) samples), w(0) = m0 v + sqrt(R) g and
@@ -384,22 +394,22 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     schedule : SelectionProcess, default FullBatch()
         FullBatch(), SGD(b) or PersistentSGD(b, tau, law); ``schedule.chain(eta)`` is simulated
         with ``sample_paths``, the law the solver uses too.
-    eta : float > 0
-        Learning rate; the grid is t_k = k eta, k = 0..K.
+    eta : float > 0, or a 1-D array of K positive steps
+        Learning rate; the grid is t_k = k eta. An array is a learning-rate schedule (full-batch
+        plain GD): step k -> k+1 uses eta_k, t_k = sum_{j<k} eta_j (``solve``'s counterpart).
     t_max : float >= eta
-        Horizon in time units.
+        Horizon in time units (None, or the sum of the steps, with a schedule).
     d : int >= 1
         Dimension.
     seeds : int >= 2
         Independent runs (dataset, w(0), selection); at least two for a standard error.
     seed : int >= 0
-        Root of ``SeedSequence(seed).spawn(seeds)``; the same seed gives a bit-identical result.
+        Root of ``SeedSequence(seed).spawn(seeds)``: the same seed, a bit-identical result.
     test_points : int >= 0
-        Fresh test points per seed (drawn once) for the empirical test error; 0 for none.
+        Fresh test points per seed (drawn once) for the empirical test error (0: none).
     momentum : Momentum, optional
         ``HeavyBall(beta)`` or ``Nesterov(beta)`` (docs/theory.md eq. 8.6); None: plain (S)GD.
-    progress : bool
-        Print one line per finished seed on stderr.
+    progress : bool  Print one line per finished seed on stderr.
     max_memory : float > 0, default 3/4 of the machine's memory
         Bytes the run may use (estimated before it starts, ``_resources.check_simulate``).
 
@@ -439,9 +449,9 @@ def simulate(problem: Problem, schedule: SelectionProcess | None = None, *, eta:
     status, message = Status.SUCCESS, f"{seeds} runs of K = {run.K} steps at d = {d}"
     if divergence is not None:
         status = Status.DIVERGED
-        message = (f"diverged at step k = {divergence[0]} (t = {divergence[0] * eta:.6g}): "
-                   f"{divergence[1]}; curves up to t = {K * eta:.6g}")
+        message = (f"diverged at step k = {divergence[0]} (t = {run.t[divergence[0]]:.6g}): "
+                   f"{divergence[1]}; curves up to t = {run.t[K]:.6g}")
     return SimulationResult(
-        t=eta * np.arange(K + 1), params=params, status=status, message=message,
+        t=run.t[: K + 1], params=params, status=status, message=message,
         wall_time=time.perf_counter() - started, **_seed_statistics(paths),
     )

@@ -19,6 +19,14 @@ Extensions (docs/theory.md section 8), one class each, chosen by ``weight_side``
   in the nodes and in C_perp alike; nothing else changes.
 * ``MomentumWeightSide``: the two-step recursion of heavy ball and Nesterov (eq. 8.6-8.7).
 * ``SphericalWeightSide``: the projection w <- w / sqrt(|w|^2/d) after each step (eq. 8.9).
+
+**Variable steps** (docs/theory.md eq. 9.1): ``eta`` may be an array of K steps eta_k, the
+learning rate of step k -> k+1 (gradient descent with a time-dependent rate, t_k = sum_{j<k}
+eta_j). The recursions above hold with eta -> eta_k and decay -> 1 - eta_k lambda, and every sum
+over past steps j that the nodes and C_perp see carries eta_j: they use the column-scaled
+response R(k, j) eta_j (``node_response``), with unit scale. A scalar eta keeps the arithmetic of
+the uniform grid unchanged (bit for bit). Variable steps are for plain GD: ``weight_side``
+and ``_inputs.check_run`` refuse them with momentum, Langevin noise or the sphere.
 """
 
 from __future__ import annotations
@@ -32,13 +40,20 @@ __all__ = ["WeightSide", "MomentumWeightSide", "SphericalWeightSide", "FrozenWei
 
 
 class WeightSide:
-    """Holds m, P, R on the grid and advances them one step from a new kernel row (plain GD)."""
+    """Holds m, P, R on the grid and advances them one step from a new kernel row (plain GD).
 
-    def __init__(self, K: int, eta: float, lam: float, m0: float, R0: float,
+    ``eta``: a scalar (uniform grid) or an array of the K steps eta_0..eta_{K-1}.
+    """
+
+    def __init__(self, K: int, eta, lam: float, m0: float, R0: float,
                  temperature: float = 0.0):
-        self.eta = eta
+        steps = np.asarray(eta, dtype=float)
+        self.uniform = steps.ndim == 0
+        if not self.uniform and steps.shape != (K,):
+            raise ValueError(f"eta must be a scalar or an array of K = {K} steps, got shape {steps.shape}")
+        self.eta = eta if self.uniform else steps
         self.lam = lam
-        self.decay = 1.0 - eta * lam
+        self.decay = 1.0 - self.eta * lam
         self.R0 = R0
         self.temperature = temperature
         self.m = np.zeros(K + 1)
@@ -49,15 +64,31 @@ class WeightSide:
         self.steps = 0  # advance(k) calls so far: M_C rows < steps are final
         self._noise = None  # M_C + (2T/eta) I on its final rows (T > 0)
         self._noise_rows = 0
+        # R(k, j) eta_j: what the nodes and C_perp see on a variable grid.
+        self.R_steps = None if self.uniform else np.zeros((K + 1, K + 1))
+
+    def step(self, k: int) -> float:
+        """eta_k, the step from k to k+1."""
+        return self.eta if self.uniform else float(self.eta[k])
+
+    def node_response(self):
+        """(matrix, scale): the sums over past steps j of the nodes are scale * sum_j matrix(k, j)
+        (...)(j): (R, eta) on a uniform grid, (R(k, j) eta_j, 1) on a variable one."""
+        return (self.R, self.eta) if self.uniform else (self.R_steps, 1.0)
 
     def advance(self, k: int, gamma_row: np.ndarray, mu_k: float, M_C=None) -> None:
         """Given Gamma(k, 0..k) and mu(k) (and M_C up to row k), compute m(k+1), P(k+1),
         R(k+1, 0..k)."""
-        eta, decay = self.eta, self.decay
+        if self.uniform:
+            eta, decay = self.eta, self.decay
+        else:
+            eta, decay = self.eta[k], self.decay[k]
         self.m[k + 1] = decay * self.m[k] - eta * mu_k
         self.P[k + 1] = decay * self.P[k] - eta * gamma_row @ self.P[: k + 1]
         self.R[k + 1, : k + 1] = decay * self.R[k, : k + 1] - eta * gamma_row @ self.R[: k + 1, : k + 1]
         self.R[k + 1, k] = 1.0
+        if not self.uniform:
+            self.R_steps[k + 1, : k + 1] = self.R[k + 1, : k + 1] * self.eta[: k + 1]
         self.steps = k + 1
 
     @property
@@ -81,11 +112,16 @@ class WeightSide:
 
     def c_perp_diag(self, k: int, covariance: np.ndarray) -> float:
         """C_perp(k, k) from the noise covariance (``noise_covariance``) of steps < k."""
+        if not self.uniform:
+            Rk = self.R_steps[k, :k]
+            return self.R0 * self.P[k] ** 2 + Rk @ covariance[:k, :k] @ Rk
         Rk = self.R[k, :k]
         return self.R0 * self.P[k] ** 2 + self.eta**2 * Rk @ covariance[:k, :k] @ Rk
 
     def c_perp(self, M_C: np.ndarray) -> np.ndarray:
         """The whole C_perp(k, k') matrix (eq. 3.11, plus 2 eta T R R^T under Langevin noise)."""
+        if not self.uniform:
+            return self.R0 * np.outer(self.P, self.P) + self.R_steps @ M_C @ self.R_steps.T
         out = self.R0 * np.outer(self.P, self.P) + self.eta**2 * self.R @ M_C @ self.R.T
         if self.temperature:
             out = out + self.eta**2 * self.white_noise * self.R @ self.R.T
@@ -158,6 +194,8 @@ class FrozenWeights(WeightSide):
     def __init__(self, K: int, eta: float, lam: float, R0: float, solved, temperature: float = 0.0):
         super().__init__(K, eta, lam, float(solved.m[0]), R0, temperature)
         self.m[:], self.P[:], self.R[:] = solved.m, solved.P, solved.response
+        if not self.uniform:
+            self.R_steps[:, :-1] = self.R[:, :-1] * self.eta[None, :]
         self.solved_M_C = solved.M_C
         if temperature:
             self.solved_M_C = solved.M_C + self.white_noise * np.eye(K + 1)
@@ -169,11 +207,15 @@ class FrozenWeights(WeightSide):
         return self.solved_M_C
 
 
-def weight_side(problem, momentum, K: int, eta: float) -> WeightSide:
+def weight_side(problem, momentum, K: int, eta) -> WeightSide:
     """The weight side of a run: ``SphericalWeightSide`` under the spherical constraint,
     ``MomentumWeightSide`` with a momentum (``_momentum``), else the plain ``WeightSide``; each
     with the problem's Langevin temperature. ``problem`` needs lam, m0, R, temperature and
-    spherical; ``momentum`` None or an object with ``coefficients``."""
+    spherical; ``momentum`` None or an object with ``coefficients``. ``eta`` an array of steps
+    (a variable grid) is for plain GD only (ValueError otherwise; ``check_run`` refuses it
+    first with a ParameterError)."""
+    if np.ndim(eta) > 0 and (problem.spherical or momentum is not None or problem.temperature):
+        raise ValueError("variable steps need plain GD: no momentum, Langevin noise or sphere")
     args = (K, eta, problem.lam, problem.m0, problem.R, problem.temperature)
     if problem.spherical:
         return SphericalWeightSide(*args)

@@ -11,6 +11,16 @@ Exact dynamics (THEORY section 6, docs/theory.md section 6):
       C(k) = R int (1 - eta lambda - eta x)^{2k} dmu(x),
       e(k) = (R/2) int x (1 - eta lambda - eta x)^{2k} dmu(x)        (training loss, H/d).
 
+* ``marchenko_pastur_variable_steps(alpha, delta, steps, lam, R)``: the same with a step eta_j
+  per step (docs/theory.md eq. 9.1), w(k) = prod_{j<k} [(1 - eta_j lambda) I - eta_j A] w(0):
+
+      C(k) = R int prod_{j<k} (1 - eta_j lambda - eta_j x)^2 dmu(x),   e(k) likewise with x.
+
+* ``marchenko_pastur_gradient_flow(alpha, delta, lam, R, t)``: the gradient flow dw/dt =
+  -(lambda + A) w, the eta -> 0 limit (docs/theory.md eq. 9.6):
+
+      C(t) = R int exp(-2 t (lambda + x)) dmu(x),   e(t) = (R/2) int x exp(-2 t (lambda + x)) dmu(x).
+
 * The first full-batch step from w(0) = 0 (two clusters, any margin loss with l'(0) != 0) is the
   Hebbian estimator and attains the Bayes-optimal error (``bayes_optimal_error`` below).
 
@@ -67,6 +77,7 @@ from scipy.special import erf, erfc
 from ._errors import ParameterError, check_int, check_real
 
 __all__ = ["bayes_optimal_error", "oracle_error", "oracle_threshold", "marchenko_pastur_square_loss",
+           "marchenko_pastur_variable_steps", "marchenko_pastur_gradient_flow",
            "ridge_regression", "linear_dynamics", "langevin_stationary"]
 
 
@@ -330,3 +341,67 @@ def langevin_stationary(alpha, delta, lam, eta, temperature, lags):
         "C_gibbs": T * w @ (np.exp(-z * s * eta) / z),
         "R_gibbs": w @ np.exp(-z * s * eta),
     }
+
+
+def marchenko_pastur_variable_steps(alpha, delta, steps, lam, R):
+    """Exact C(k) and e(k), k = 0..K, of square-loss GD on pure noise with steps eta_0..eta_{K-1}.
+
+    docs/theory.md eq. 9.1 with the solution of section 6: C(k) = R int prod_{j<k}
+    (1 - eta_j lambda - eta_j x)^2 dmu(x) (module docstring). ``steps``: a 1-D array of K >= 1
+    positive steps; the other arguments as for ``marchenko_pastur_square_loss``. Raises
+    ParameterError naming a bad argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C, e = marchenko_pastur_variable_steps(2.0, 0.5, np.full(5, 0.2), 0.0, 1.0)
+    >>> bool(np.allclose(C, marchenko_pastur_square_loss(2.0, 0.5, 0.2, 0.0, 1.0, 5)[0], atol=1e-14))
+    True
+    """
+    alpha = check_real("alpha", alpha, low=0.0)
+    delta = check_real("delta", delta, low=0.0)
+    lam = check_real("lam", lam, low=0.0, low_open=False)
+    R = check_real("R", R, low=0.0, low_open=False)
+    steps = np.asarray(steps, dtype=float)
+    if steps.ndim != 1 or steps.size < 1 or not np.all(np.isfinite(steps)) or np.any(steps <= 0):
+        raise ParameterError(f"steps must be a 1-D array of positive finite steps, got {steps!r}")
+
+    def factors(x):  # (n_x, K+1): prod_{j<k} (1 - eta_j (lambda + x))^2
+        out = np.ones((x.size, steps.size + 1))
+        out[:, 1:] = np.cumprod((1.0 - steps[None, :] * (lam + x[:, None])) ** 2, axis=1)
+        return out
+
+    C = R * _mp_moments(alpha, delta, factors)
+    e = 0.5 * R * _mp_moments(alpha, delta, lambda x: x[:, None] * factors(x))
+    return C, e
+
+
+def marchenko_pastur_gradient_flow(alpha, delta, lam, R, t):
+    """Exact C(t) = |w(t)|^2/d and training loss e(t) of square-loss gradient flow on pure noise.
+
+    docs/theory.md eq. 9.6: C(t) = R int exp(-2 t (lambda + x)) dmu(x), e(t) = (R/2) int x
+    exp(-2 t (lambda + x)) dmu(x), the eta -> 0 limit of ``marchenko_pastur_square_loss`` at
+    fixed t = k eta. ``t``: times >= 0 (a scalar or an array); the other arguments as there.
+    Returns a pair of arrays of the shape of ``t``. Raises ParameterError naming a bad argument.
+
+    Examples
+    --------
+    >>> C, e = marchenko_pastur_gradient_flow(2.0, 0.5, 0.0, 1.0, [0.0, 1.0])
+    >>> [round(float(x), 6) for x in (C[0], e[0], C[1])]
+    [1.0, 0.5, 0.267591]
+    """
+    alpha = check_real("alpha", alpha, low=0.0)
+    delta = check_real("delta", delta, low=0.0)
+    lam = check_real("lam", lam, low=0.0, low_open=False)
+    R = check_real("R", R, low=0.0, low_open=False)
+    t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ParameterError(f"t must be finite times >= 0, got {t!r}")
+    flat = t.ravel()
+
+    def decay(x):  # (n_x, n_t)
+        return np.exp(-2.0 * np.outer(lam + x, flat))
+
+    C = R * _mp_moments(alpha, delta, decay)
+    e = 0.5 * R * _mp_moments(alpha, delta, lambda x: x[:, None] * decay(x))
+    return C.reshape(t.shape), e.reshape(t.shape)

@@ -1,5 +1,5 @@
-"""Run every figure script (fig1-fig4, models: the models beyond the mixture), compare_rules.py
-and the example sweeps (sweep), then write validation/REPORT.md.
+"""Run every figure script (fig1-fig4, long_time, models: the models beyond the mixture),
+compare_rules.py and the example sweeps (sweep), then write validation/REPORT.md.
 
     python -m validation            # all figures with their defaults (cached runs are reused)
     python -m validation fig2 sweep # some of them
@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the figure scripts import _common as a top-level module
 
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "models", "sweep")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "long_time", "models", "sweep")
 
 
 def main(argv=None) -> int:

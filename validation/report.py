@@ -112,6 +112,45 @@ def row_numbers(curve: dict) -> dict:
     return out
 
 
+def long_time_section(out: Path) -> list[str]:
+    """The long-horizon figure (validation/long_time.py) and one row of checks per curve."""
+    path = out / "long_time.json"
+    if not path.exists():
+        return []
+    record = json.loads(path.read_text())
+    refs, settings = record["references"], record["settings"]
+    lines = [f"## long_time: GD to t = {settings['t_max']:g} and ridge to its fixed point "
+             "(continuous time)", "",
+             "![long_time](out/long_time.png)", "",
+             f"Reference lines: max-margin error {refs['max_margin_error']:.4f}, Bayes-optimal "
+             f"{refs['bayes_optimal_error']:.5f}, ridge statics (λ = 0.1) "
+             f"{refs['statics_gen_error']:.9f}. Lines: `qd.solve(..., time=qd.ContinuousTime(...))`"
+             " (settings in out/long_time.json); symbols: `qd.simulate` with the steps of the "
+             f"finest level (the same discrete dynamics), d = {settings['ds']}, "
+             f"{settings['seeds']} seeds each (z_max divides by the s.e.m. over those seeds, which "
+             "with few seeds can be small by chance at single times: read it with the sup "
+             "difference).", "",
+             "| curve | t_max | K per level | orders (ε) | sup est. error | final ε (est.) | "
+             "late trend | vs statics / max-margin | sims: sup_{t≥1} \\|finest level − sim\\| "
+             "(sem there; z_max) | wall DMFT |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in record["checks"]:
+        name = f"{'ridge λ=0.1' if c['ridge'] else 'GD λ=0'}, R = {c['R']:g}"
+        orders = ", ".join("–" if o is None else f"{o:.2f}" for o in c["observed_orders_gen_error"])
+        if c["ridge"]:
+            trend = f"gap decreasing: {c['gap_monotone_where_resolved']}"
+            target = f"gap {c['gap_at_horizon']:.1e} (≤ 1e-6: {c['agrees_with_statics_1e-6']})"
+        else:
+            trend = f"ε increasing (t ≥ 10): {c['monotone_increasing_after_t10']}"
+            target = f"max-margin − ε = {c['distance_to_max_margin_at_horizon']:.4f}"
+        sims = "; ".join(f"d={k[5:]}: {v['sup_diff_t_ge_1']:.4f} ({v['sem_there']:.4f}; "
+                         f"{v['z_max_t_ge_1']:.1f})" for k, v in c.items() if k.startswith("sim_d"))
+        lines.append(f"| {name} | {c['t_max']:g} | {c['level_K']} | {orders} | "
+                     f"{c['sup_error_estimate']:.1e} | {c['final_gen_error']:.6f} "
+                     f"({c['final_error_estimate']:.0e}) | {trend} | {target} | {sims or '–'} | "
+                     f"{c['wall_time_s']:.0f} s |")
+    return lines + [""]
+
+
 def sweep_section(out: Path) -> list:
     """The parameter sweeps of validation/sweep.py (out/sweep.json): figures and what they show,
     every number read from the record."""
@@ -271,7 +310,7 @@ def comparison_lines(path: Path) -> list[str]:
            "QMC rule, band ± 2 s.e.): sup_t |new − old| of the generalisation error, the old "
            "standard error there, z_max = max_t |new − old| / sqrt(err_new² + se_old²). "
            "`python validation/compare_rules.py`.", "",
-           "| fig | panel | curve | sup \|new − old\| | at t | old s.e. there | new err. there "
+           "| fig | panel | curve | sup \\|new − old\\| | at t | old s.e. there | new err. there "
            "| z_max | wall old / new |", "|---|---|---|---|---|---|---|---|---|"]
     for r in record["old_vs_new"]:
         label = r["label"] + ("" if r.get("status") in (None, "success") else
@@ -283,7 +322,7 @@ def comparison_lines(path: Path) -> list[str]:
             "Curves whose uncapped twin (same tolerance, the whole ladder) is in the cache: "
             "sup_t |capped − whole| of the generalisation error against the capped curve's "
             "refinement estimate (covered: the difference is within the estimate at every t).", "",
-            "| fig | panel | curve | cap | sup \|capped − whole\| | at t | capped estimate there "
+            "| fig | panel | curve | cap | sup \\|capped − whole\\| | at t | capped estimate there "
             "| covered | whole ladder ended | wall capped / whole |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in record["capped_vs_whole"]:
@@ -355,6 +394,7 @@ def main(argv=None) -> int:
                 cells = ["–"] * 8 + [nums["reached"], f"{nums['dmft_wall']:.0f} s", "–"]
             table.append(f"| {name} | {curve['panel']} | {curve['label']} | "
                          f"{describe(p, sim)} | " + " | ".join(cells) + " |")
+    lines += long_time_section(out)
     lines += ["## Table: one row per curve", "",
               "sup over the plotted times (t = 0 included: there the simulation's random "
               "initial overlap shows), then over t ≥ 1; z_max = max_t |DMFT − sim| / sqrt(sem² + err²), "
