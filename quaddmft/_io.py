@@ -45,6 +45,9 @@ def atomic_write(path, mode: str = "wb"):
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would (the file it
+        # replaces keeps its own mode), so results stay readable by the group as usual.
+        os.chmod(temporary, _mode_for(path))
         with os.fdopen(handle, mode) as fh:
             yield fh
             fh.flush()
@@ -54,6 +57,22 @@ def atomic_write(path, mode: str = "wb"):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    with contextlib.suppress(OSError):
+        return path.stat().st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux gives the umask without changing it; os.umask (set and restore) is the fallback.
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def check_output_path(path, *, what: str, suffixes=None, make_parent: bool = True) -> Path:

@@ -270,3 +270,20 @@ def test_a_zip_that_is_not_npz_is_refused(tmp_path):
         archive.writestr("readme.txt", "hello")
     with pytest.raises(qd.FileFormatError, match="__metadata__"):
         qd.load(path)
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    """mkstemp's 0600 is not what a plain open() gives: a new file gets 0666 & ~umask, a replaced
+    file keeps its mode."""
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        with qio.atomic_write(fresh, "w") as fh:
+            fh.write("{}")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        fresh.chmod(0o600)
+        with qio.atomic_write(fresh, "w") as fh:
+            fh.write("[]")
+        assert fresh.stat().st_mode & 0o777 == 0o600 and fresh.read_text() == "[]"
+    finally:
+        os.umask(umask)
