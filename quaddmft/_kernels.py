@@ -48,6 +48,7 @@ from ._loss import ACT_DOOR, activation, loss_terms
 __all__ = [
     "StepModel", "StepState", "NodeArrays", "SweepBuffers", "effective_step",
     "correct_probability", "correct_probability_array", "interpolated_correct_probability",
+    "fine_grid_probability",
     "grouped_correct_probability", "grouped_correct_probability_reference",
     "cholesky_append_row", "cholesky_jitter", "response_block_kernel", "response_low_rank_kernel",
     "reference_step", "correct_probability_reference", "interpolated_correct_probability_reference",
@@ -112,8 +113,18 @@ class SweepBuffers(NamedTuple):
                    np.zeros((N, K + 1), dtype=np.int64))
 
 
+# Beyond |x| = 8.5 the normal CDF is 1 to double precision (1 - 9.5e-18 rounds to 1.0) or below
+# 9.5e-18: saturating there skips erfc (~25 ns) for most fine-grid points of the accuracy, whose
+# r(h0) lies many sd from 0 once m has grown (measured 1.65x on the accuracy of Persistent-SGD).
+CDF_SATURATION = 8.5
+
+
 @numba.njit(cache=True)
 def _normal_cdf(x):
+    if x > CDF_SATURATION:
+        return 1.0
+    if x < -CDF_SATURATION:
+        return 0.0
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
@@ -140,25 +151,41 @@ def correct_probability_array(act_code, L, y, rbar, sd):
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+# Inner points per block of ``interpolated_correct_probability``: bounds its temporary r(h0_f)
+# to FINE_BLOCK x n_fine doubles (16 MiB with the 512-point fine grid).
+FINE_BLOCK = 4096
+
+
 def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
     """Mean over the fine h0 grid of P(y phi(N(rbar(h0), sd^2)) > 0), rbar(h0) = basis @ rbar[c, :, p].
 
     y: (n_outer, n_inner); rbar: (n_outer, n_h0, n_inner); basis: (n_fine, n_h0). Returns
-    (n_outer, n_inner) (see ``_observables.interpolated_accuracy``).
+    (n_outer, n_inner) (see ``_observables.interpolated_accuracy``). The interpolation to the fine
+    grid is one BLAS product per block of inner points (2.6x faster than per-point loops,
+    measured with the saturated CDF); the probabilities are summed by ``fine_grid_probability``.
     """
     n_outer, n_h0, n_inner = rbar.shape
-    n_fine = basis.shape[0]
     out = np.empty((n_outer, n_inner))
-    for cp in numba.prange(n_outer * n_inner):
-        c, p = cp // n_inner, cp % n_inner
+    basis_T = np.ascontiguousarray(np.asarray(basis, dtype=float).T)
+    for c in range(n_outer):
+        for lo in range(0, n_inner, FINE_BLOCK):
+            hi = min(lo + FINE_BLOCK, n_inner)
+            r_fine = np.ascontiguousarray(rbar[c, :, lo:hi].T) @ basis_T  # (block, n_fine)
+            out[c, lo:hi] = fine_grid_probability(act_code, L, np.ascontiguousarray(y[c, lo:hi]),
+                                                  r_fine, sd)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def fine_grid_probability(act_code, L, y, r_fine, sd):
+    """Per point p: the mean over f of P(y[p] phi(N(r_fine[p, f], sd^2)) > 0)."""
+    n, n_fine = r_fine.shape
+    out = np.empty(n)
+    for p in numba.prange(n):
         total = 0.0
         for f in range(n_fine):
-            r = 0.0
-            for i in range(n_h0):
-                r += basis[f, i] * rbar[c, i, p]
-            total += correct_probability(act_code, L, y[c, p], r, sd)
-        out[c, p] = total / n_fine
+            total += correct_probability(act_code, L, y[p], r_fine[p, f], sd)
+        out[p] = total / n_fine
     return out
 
 
