@@ -27,7 +27,7 @@ ETA, T_MAX = 0.2, 8.0
 RULE = qd.Quadrature(resolution=1)
 
 SLOW = {"teacher-linear-langevin-gd-nesterov", "teacher-sign-noise-sgd-heavy-ball",
-        "two-cluster-spherical-langevin-persistent"}
+        "two-cluster-spherical-langevin-persistent", "teacher-sign-flip-sgd-nesterov"}
 CASES = {
     "teacher-linear-ridge-gd-heavy-ball": (
         qd.Problem(qd.TeacherStudent(2.0, "linear", noise=0.25), "square", lam=0.1, R=0.5),
@@ -35,6 +35,9 @@ CASES = {
     "teacher-sign-flip-persistent-nesterov": (
         qd.Problem(qd.TeacherStudent(3.0, "sign", flip=0.1), "logistic", lam=0.01, R=0.25),
         qd.PersistentSGD(0.5, 1.0), qd.Nesterov(0.5)),
+    "teacher-sign-flip-sgd-nesterov": (  # classical SGD: a fresh selection at each look-ahead
+        qd.Problem(qd.TeacherStudent(3.0, "sign", flip=0.1), "logistic", lam=0.01, R=0.25),
+        qd.SGD(0.5), qd.Nesterov(0.5)),
     "teacher-sign-noise-sgd-heavy-ball": (
         qd.Problem(qd.TeacherStudent(2.0, "sign", noise=0.2), "logistic", R=0.25),
         qd.SGD(0.4), qd.HeavyBall(0.7)),
