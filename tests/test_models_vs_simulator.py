@@ -27,7 +27,7 @@ ETA, T_MAX = 0.2, 8.0
 RULE = qd.Quadrature(resolution=1)
 
 SLOW = {"teacher-linear-langevin-gd-nesterov", "teacher-sign-noise-sgd-heavy-ball",
-        "two-cluster-spherical-langevin-persistent"}
+        "two-cluster-spherical-langevin-persistent", "teacher-sign-flip-sgd-nesterov"}
 CASES = {
     "teacher-linear-ridge-gd-heavy-ball": (
         qd.Problem(qd.TeacherStudent(2.0, "linear", noise=0.25), "square", lam=0.1, R=0.5),
@@ -35,6 +35,9 @@ CASES = {
     "teacher-sign-flip-persistent-nesterov": (
         qd.Problem(qd.TeacherStudent(3.0, "sign", flip=0.1), "logistic", lam=0.01, R=0.25),
         qd.PersistentSGD(0.5, 1.0), qd.Nesterov(0.5)),
+    "teacher-sign-flip-sgd-nesterov": (  # classical SGD: a fresh selection at each look-ahead
+        qd.Problem(qd.TeacherStudent(3.0, "sign", flip=0.1), "logistic", lam=0.01, R=0.25),
+        qd.SGD(0.5), qd.Nesterov(0.5)),
     "teacher-sign-noise-sgd-heavy-ball": (
         qd.Problem(qd.TeacherStudent(2.0, "sign", noise=0.2), "logistic", R=0.25),
         qd.SGD(0.4), qd.HeavyBall(0.7)),
@@ -92,3 +95,32 @@ def test_simulator_matches_the_exact_linear_dynamics(beta, nesterov, T, spherica
                   - (4 * getattr(sim, f"{name}_err") + FINITE_D_COEFFICIENT / D * np.abs(theory)))
         assert excess.max() <= 0, (name, int(np.argmax(excess)), excess.max())
     assert np.abs(sim.m[-1] - sim.m[0]) > 20 * sim.m_err[-1]  # it moved
+
+
+def test_models_script_z_band_is_the_agreement_band(monkeypatch):
+    """validation/models.py's ``z_band`` <= 4 exactly when ``assert_dmft_agrees`` passes (the
+    figure's criterion is the tests' band, not a copy of it)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "validation"))
+    import models
+
+    t = np.linspace(0.0, 1.0, 6)
+    names = ("m", "C", "gen_error", "train_loss", "train_accuracy")
+    theory = {name: 1.0 + t for name in names}
+    dmft = SimpleNamespace(t=t, **theory, **{f"{n}_err": np.full(6, 0.01) for n in names})
+    for factor, agrees in ((0.99, True), (1.01, False)):  # just inside, just outside the band
+        sigma = np.hypot(0.02, 0.01)
+        shift = factor * (4 * sigma + FINITE_D_COEFFICIENT / D * theory["m"])
+        sim = SimpleNamespace(t=t, **{n: theory[n] for n in names},
+                              **{f"{n}_err": np.full(6, 0.02) for n in names})
+        sim.m = theory["m"] + shift
+        row = {"dmft": dmft, "simulation": sim, "label": "x", "curve": SimpleNamespace(d=D)}
+        z_band = models.worst_excess([row])["x"]["z_band"]
+        try:
+            assert_dmft_agrees(dmft, sim, D)
+            passed = True
+        except AssertionError:
+            passed = False
+        assert passed is agrees and (z_band <= 4.0) is agrees, (factor, z_band)

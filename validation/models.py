@@ -1,8 +1,12 @@
 """Beyond the mixture (docs/theory.md section 8): DMFT lines against simulations at two sizes of d.
 
 Four panels, t <= 50 (eta = 0.2, K = 250), simulations at d = 500 (open symbols) and d = 2000
-(filled), DMFT with the default Quadrature rule cut to its first two rungs (``resolution=1``;
-band: +-2 x its refinement estimate):
+(filled), DMFT with the default Quadrature rule (band: +-2 x its refinement estimate) cut to its
+first two rungs (``resolution=1``: KL modes under full batch, 512 and 1024 Sobol' points under
+Langevin noise), except with a random selection: there the rungs of 2048 (the library's standard
+rung) and 4096 points (``SOBOL_RULE``), since the coarser rungs of 512 and 1024 points blow up
+after t ~ 35-45 (measured, SGD b = 0.5 + Nesterov: C(50) = 77 at 1024 points, 12.9 at 2048, 12.8
+at 4096, simulation 12.7 +- 0.2) and a difference with a blown-up rung is no error estimate.
   (a) teacher-student regression: linear teacher, label noise 0.25, square loss, ridge 0.1;
       GD and heavy ball (beta = 0.5); dashed: the ridge estimator's test error (eq. 8.5).
   (b) teacher-student classification: sign teacher, flips 0.1, logistic loss, ridge 0.01;
@@ -25,10 +29,21 @@ import _common as c
 import numpy as np
 import quaddmft as qd
 from quaddmft import plotting
+from quaddmft.rules.quadrature import PATH_LADDER
+
+sys.path.insert(0, str(c.HERE.parent / "tests"))
+from agreement import FINITE_D_COEFFICIENT, OBSERVABLES  # noqa: E402  (the tests' band, one place)
 
 ETA, DIMS = 0.2, (500, 2000)
 SEEDS, SEEDS_LARGE, T_MAX = 8, 12, 50.0  # 4 seeds at d = 2000 under-estimate the s.e.m.
 RULE = qd.Quadrature(resolution=1)
+SOBOL_RULE = qd.Quadrature(ladder=PATH_LADDER[2:4])  # 2048 and 4096 points (module docstring)
+Z_NAMES = ("m", "C", "gen_error", "train_loss")
+
+
+def line_rule(schedule) -> qd.Quadrature:
+    """``SOBOL_RULE`` under a random selection (t_max = 50: Sobol' paths), else ``RULE``."""
+    return RULE if schedule.chain(ETA).deterministic else SOBOL_RULE
 
 
 def add_args(p):
@@ -67,9 +82,9 @@ def curves(args):
     for panel, label, problem, schedule, momentum, colour in _lines():
         for d, marker in zip(DIMS, ("o", "s")):
             seeds = args.seeds if d == DIMS[0] else args.seeds_large
-            out.append(c.Curve(panel, f"{label}|{d}", problem, schedule, ETA, args.t_max, RULE, d,
-                               seeds, colour=colour, marker=marker, seed=args.seed,
-                               momentum=momentum))
+            out.append(c.Curve(panel, f"{label}|{d}", problem, schedule, ETA, args.t_max,
+                               line_rule(schedule), d, seeds, colour=colour,
+                               marker=marker, seed=args.seed, momentum=momentum))
     return out
 
 
@@ -128,31 +143,40 @@ def draw(rows, args, png):
             references["ridge_test_error"] = ridge
         ax.legend(fontsize=7, loc="lower right" if panel == "c" else "upper right")
     fig.suptitle(
-        f"Beyond the mixture (docs/theory.md section 8): DMFT lines (default Quadrature rule at "
-        f"resolution 1, ± 2 × its refinement estimate)\nagainst simulations at d = {DIMS[0]} "
+        f"Beyond the mixture (docs/theory.md section 8): DMFT lines (default Quadrature rule: "
+        f"resolution 1; random selections: 2048 and 4096 Sobol' paths; ± 2 × its refinement "
+        f"estimate)\nagainst simulations at d = {DIMS[0]} "
         f"(open, {args.seeds} seeds) and d = {DIMS[1]} (filled, {args.seeds_large} seeds), ± 1 "
         f"s.e.m.; η = {ETA}. Insets: m(t) = w·w*/d, or the test error in (c); in (d) C(t) = 1 "
         f"exactly.", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(png, dpi=120)
-    references["worst_z"] = _worst_excess(rows)
+    references["worst_z"] = worst_excess(rows)
     return references
 
 
-def _worst_excess(rows) -> dict:
-    """Per curve and d: max_t |DMFT - simulation| / combined standard error (z), over the
-    observables m, C, gen_error, train_loss (recorded in the JSON)."""
+def worst_excess(rows) -> dict:
+    """Per curve and d, over the observables m, C, gen_error, train_loss (recorded in the JSON):
+    the largest z = |DMFT - simulation| / combined standard error over t > 0 (the simulation's
+    s.e.m. and the rule's refinement estimate), and ``z_band``, the same after the finite-d
+    allowance A |x| / d of ``tests/agreement.py`` (A / d for the error) is taken off |DMFT - sim|:
+    the issue's criterion, 4 combined standard errors + O(1/d), is ``z_band`` <= 4."""
     out = {}
     for row in rows:
         sim, res = row.get("simulation"), row["dmft"]
         if sim is None:
             continue
-        z = {}
-        for name in ("m", "C", "gen_error", "train_loss"):
-            sigma = np.hypot(getattr(sim, f"{name}_err"), getattr(res, f"{name}_err"))
-            diff = np.abs(getattr(sim, name) - getattr(res, name))
-            z[name] = float(np.max(diff[1:] / np.maximum(sigma[1:], 1e-300)))
-        out[row["label"]] = z
+        z, z_band = {}, 0.0
+        for name in Z_NAMES:
+            sigma = np.maximum(np.hypot(getattr(sim, f"{name}_err"), getattr(res, f"{name}_err")),
+                               1e-300)[1:]
+            theory = getattr(res, name)[1:]
+            diff = np.abs(getattr(sim, name)[1:] - theory)
+            allowance = FINITE_D_COEFFICIENT / row["curve"].d * (
+                np.abs(theory) if OBSERVABLES[name] else 1.0)
+            z[name] = float(np.max(diff / sigma))
+            z_band = max(z_band, float(np.max(np.maximum(diff - allowance, 0.0) / sigma)))
+        out[row["label"]] = {**z, "z_band": z_band}
     return out
 
 
