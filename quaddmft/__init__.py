@@ -21,7 +21,7 @@ import importlib
 # matplotlib; a name's module is imported on first use (``qd.solve``, ``from quaddmft import
 # Problem``).
 _EXPORTS = {
-    "._errors": ("ConvergenceError", "DivergenceError", "ErrorKind", "FileFormatError",
+    "._errors": ("ConvergenceError", "DivergenceError", "UnresolvedSelectionError", "ErrorKind", "FileFormatError",
                  "ParameterError"),
     "._loss": ("LOSSES", "Hinge2", "Logistic", "Loss", "Square"),
     "._problem": ("CONSTRAINTS", "MIXTURES", "FiniteDStart", "Mixture", "Problem", "PureNoise",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._errors import DivergenceError, divergence_reason
+from ._errors import DivergenceError, UnresolvedSelectionError, divergence_reason
 from ._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
                        cholesky_jitter, effective_step)
 from ._observables import interpolated_accuracy
@@ -58,6 +58,8 @@ class Sweep:
     # step, and the sd of the newest innovation per step, for ``accuracy``.
     rbar: np.ndarray | None = None
     newest_sd: np.ndarray | None = None
+    # A tolerant sweep whose M_C turned indefinite: (first grid index, pivot / scale).
+    indefinite: tuple | None = None
 
     def accuracy(self, nodes, mixture) -> np.ndarray:
         """The training accuracy curve (eq. 4.5) from the stored rbar of a deferred sweep."""
@@ -66,19 +68,40 @@ class Sweep:
                          for k in range(self.newest_sd.size)])
 
 
+# A pivot below -INDEFINITE_PIVOT max M_C(i, i) is no round-off (the jitter is ~1e-14 j of it;
+# a deterministic selection gives a Gram matrix, whose pivots stay >= 0 up to round-off); with a
+# random selection it marks a node set that no longer resolves M_C (UnresolvedSelectionError).
+INDEFINITE_PIVOT = 1e-8
+
 class CausalCholesky:
     """xi(j) = sum_{i<=j} L(j, i) z(i), L the Cholesky factor of M_C, appended row by row as the
     sweep builds M_C (exactly causal; the innovation z(j) enters first at step j+1)."""
 
-    def __init__(self, K: int, n_cols: int):
+    def __init__(self, K: int, n_cols: int, strict: bool = False):
         self.chol = np.zeros((K + 1, K + 1))
         self.n_cols = n_cols
         self.scale = 0.0  # max_{i<=j} M_C(i, i): the scale of the Cholesky jitter
+        self.strict = strict
+        self.indefinite = None  # (first grid index, its pivot / scale) of a tolerant sweep
 
     def row(self, j: int, covariance: np.ndarray):
-        """(B(j, :), sigma_j): the noise row, and the factor of the innovation new at step j+1."""
+        """(B(j, :), sigma_j): the noise row, and the factor of the innovation new at step j+1.
+
+        A pivot negative beyond round-off (M_C not positive semi-definite: a random selection
+        the node set is too small to resolve) raises UnresolvedSelectionError when ``strict``;
+        otherwise its column is zeroed (the factor of the nearest covariance it can build) and the
+        first such index is kept in ``indefinite``."""
         self.scale = max(self.scale, covariance[j, j])
-        cholesky_append_row(self.chol, covariance, j, cholesky_jitter(j, self.scale))
+        pivot = cholesky_append_row(self.chol, covariance, j, cholesky_jitter(j, self.scale))
+        if pivot < -INDEFINITE_PIVOT * self.scale and not self.strict:
+            self.indefinite = self.indefinite or (j, pivot / self.scale)
+        elif pivot < -INDEFINITE_PIVOT * self.scale:
+            raise UnresolvedSelectionError(
+                j + 1, f"the averaged noise covariance M_C of this node set is not positive "
+                       f"semi-definite at grid index {j} (Cholesky pivot {pivot / self.scale:.1e} of "
+                       f"its scale): the node set is too small to resolve the random selection this "
+                       f"far; use more points (a finer Quadrature rung or tolerance, a larger "
+                       f"QMC or MonteCarlo set)")
         return np.ascontiguousarray(self.chol[j, : self.n_cols]), self.chol[j, j]
 
 
@@ -122,7 +145,7 @@ def _eta_text(eta) -> str:
 class _March:
     """The state of one sweep between steps: buffers, kernels being built, weight side."""
 
-    def __init__(self, problem, chain, eta, K, nodes, weights, response, accuracy):
+    def __init__(self, problem, chain, eta, K, nodes, weights, response, accuracy, strict=False):
         mixture = problem.mixture
         self.problem, self.eta, self.K, self.nodes, self.weights = problem, eta, K, nodes, weights
         self.chain = chain
@@ -137,7 +160,7 @@ class _March:
         self.buffers = SweepBuffers.zeros(nodes.size, K)
         self.projection = nodes.c + math.sqrt(mixture.delta) * nodes.h0
         self.noise = (GivenHtilde(nodes.htilde_basis, nodes.innovations) if given
-                      else CausalCholesky(K, nodes.innovations.shape[1]))
+                      else CausalCholesky(K, nodes.innovations.shape[1], strict))
         self.Gamma = np.zeros((K + 1, K + 1))
         self.M_C = np.zeros((K + 1, K + 1))
         self.mu = np.zeros(K + 1)
@@ -242,12 +265,13 @@ class _March:
             M_C=self.M_C, mu=self.mu, response=weights.R, P=weights.P,
             C_perp=weights.c_perp(self.M_C),
             **({} if self.deferred is None else {"rbar": self.deferred[0], "newest_sd": self.deferred[1]}),
+            indefinite=getattr(self.noise, "indefinite", None),
         )
 
 
 def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | None = None,
                  momentum=None, response: ResponseOptions = ResponseOptions(), progress=None,
-                 accuracy: bool = True) -> Sweep:
+                 accuracy: bool = True, strict: bool = False) -> Sweep:
     """Solve the discrete-time DMFT on k = 0..K by one forward sweep over ``nodes``.
 
     docs/theory.md eqs. 3.1-3.11; ``eta`` a scalar (uniform grid) or the array of the K steps of
@@ -261,12 +285,14 @@ def causal_sweep(problem, chain, eta, K: int, nodes, *, weights: WeightSide | No
     plain, momentum (``momentum``: a ``HeavyBall`` or ``Nesterov``, docs/theory.md eq. 8.6) or
     spherical, with the problem's Langevin temperature) may be ``FrozenWeights`` (see
     ``observe``). ``progress``: an object with ``step(note)``, called once per step.
-    Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
+    ``strict``: an M_C that turns indefinite (a node set that cannot resolve the random selection,
+    docs/theory.md after eq. 3.12) raises UnresolvedSelectionError; otherwise the sweep goes on
+    and ``Sweep.indefinite`` says where it turned. Raises DivergenceError on a blow-up. Its memory is ``_resources.sweep_memory`` (checked by
     ``solve`` before it starts).
     """
     if weights is None:
         weights = weight_side(problem, momentum, K, eta)
-    march = _March(problem, chain, eta, K, nodes, weights, response, accuracy)
+    march = _March(problem, chain, eta, K, nodes, weights, response, accuracy, strict)
     # One BLAS thread: the numba kernels run on every core, and OpenBLAS threads, which
     # spin-wait after each call, take the cores from the numba regions that follow. Measured
     # (same process, Persistent-SGD b = 0.3, K = 500, dense-blocked response): 9.9 s with two

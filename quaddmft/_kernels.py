@@ -311,7 +311,8 @@ def cholesky_append_row(chol, M, j, jitter):
     """Fill row j of the lower Cholesky factor ``chol`` of M + D (rows < j done), D(j) = ``jitter``.
 
     With jitter = 0 (only when M(i, i) = 0 for every i <= j: vanishing gradients) a pivot <= 0
-    gives a zero column.
+    gives a zero column. Returns the pivot (its square root is the diagonal entry): negative
+    beyond round-off when M is not positive semi-definite (``_causal.CausalCholesky`` checks).
     """
     for i in range(j):
         acc = M[j, i]
@@ -322,6 +323,7 @@ def cholesky_append_row(chol, M, j, jitter):
     for l in range(j):
         pivot -= chol[j, l] * chol[j, l]
     chol[j, j] = np.sqrt(pivot) if pivot > 0.0 else 0.0
+    return pivot
 
 
 @numba.njit(cache=True, parallel=True)

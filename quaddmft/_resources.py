@@ -116,6 +116,17 @@ def check_solve(rule, problem, chain, K: int, max_memory=None) -> Estimate:
     return estimate
 
 
+
+def check_spare_rung(n_nodes: int, K: int, label: str) -> None:
+    """Refuse a spare rung (``_solver._refined``: a finer node set replacing one that could not
+    resolve the selection) whose sweep and six more kept kernels exceed the default memory
+    limit (the solve's own ``max_memory`` was checked for the rungs planned at its start)."""
+    estimate = Estimate(sweep_memory(n_nodes, K) + 8.0 * 6 * (K + 1) ** 2, 0.0,
+                        f"{label}: {n_nodes} nodes, K = {K} steps")
+    _refuse(estimate, default_memory_limit(),
+            "the coarser rungs could not resolve the random selection to this horizon; shorten "
+            "t_max or bound the ladder (Quadrature max_resolution)")
+
 def check_simulate(n: int, d: int, K: int, seeds: int, test_points: int, stochastic: bool,
                    max_memory=None, state_vectors: int = 0) -> Estimate:
     """Estimate a simulation (the data X: 8 n d bytes; selection uniforms and paths: 16 n (K+1);

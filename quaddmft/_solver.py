@@ -31,12 +31,12 @@ from threadpoolctl import threadpool_limits
 
 from ._causal import causal_sweep
 from ._continuous import ContinuousTime, extrapolate, refine_two_time
-from ._errors import DivergenceError, ErrorKind, ParameterError, choose
+from ._errors import DivergenceError, ErrorKind, ParameterError, UnresolvedSelectionError, choose
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
 from ._observables import CURVES, KERNELS, mean_and_standard_error
 from ._progress import Progress
-from ._resources import check_solve
+from ._resources import check_solve, check_spare_rung
 from ._result import DMFTResult, Status
 from ._selection import SGD, FullBatch
 from .rules import AveragingRule, Quadrature, RefinedRule, SampledRule
@@ -72,7 +72,17 @@ def _sampled(rule: SampledRule, problem, chain, eta, K, tracker, momentum):
     for name in KERNELS:
         fields[name] = np.mean([getattr(s, name) for s in sweeps], axis=0)
     message = f"causal sweep of K = {K} steps, {len(sweeps)} replicates of {rule.name} nodes"
+    turned = [s.indefinite[0] for s in sweeps if s.indefinite is not None]
+    if turned:
+        message += "; " + _indefinite_note(f"{len(turned)} of {len(sweeps)} replicates", min(turned))
+        warnings.warn(f"{rule.name}: {message}", RuntimeWarning, stacklevel=4)
     return fields, [], message, None
+
+
+def _indefinite_note(what: str, index: int) -> str:
+    return (f"the averaged M_C of {what} turned indefinite from grid index {index} (too few points "
+            f"to resolve the random selection this far, docs/theory.md after eq. 3.12): the curves "
+            f"beyond are unreliable beyond their error estimate; use more points")
 
 
 def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
@@ -103,13 +113,15 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
     return sweep
 
 
-def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum, tracker):
+def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum, tracker,
+          strict=True):
     label = f"rung {index}"
     if start is not None:
         return _converge(rule, problem, chain, eta, K, resolution, start, history, label, momentum,
                          tracker)
     nodes = rule.nodes(problem, chain, K, resolution)
-    sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, progress=tracker)
+    sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, progress=tracker,
+                         strict=strict)
     history.append({"stage": label, "iteration": 1, "change": 0.0, "n_nodes": int(nodes.size)})
     return sweep
 
@@ -119,13 +131,13 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
     from ``starts[i]`` when given (a warm start: the C_perp of coarser grids, interpolated), else
     from the rung before, the first from one causal sweep of the coarsest causal nodes. Returns
     the fields, history and message of the solve, and per rung its curves and C_perp."""
-    rungs = rule.rungs(problem, chain, K)
+    rungs, spares = list(rule.rungs(problem, chain, K)), list(rule.spare_rungs(problem, chain, K))
     history, modal = [], rule.modal(problem, chain, K)
     start = None
     if modal and not (starts and starts[0] is not None):
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
                              momentum=momentum, accuracy=False).C_perp
-    solved, errors, accepted, skipped, indices = [], None, False, None, []
+    solved, errors, accepted, skipped, indices, unresolved = [], None, False, None, [], []
     for index, resolution in enumerate(rungs):
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
@@ -134,14 +146,22 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
                           momentum, tracker)
         except DivergenceError as exc:
             # A coarse node set can blow up where the dynamics does not (measured: 512-2048
-            # Sobol' paths, three-cluster Persistent-SGD, validation/report_notes.md); the finer
-            # rungs decide. The finest rung, or a ladder left with fewer than two rungs, reports it.
-            if index == len(rungs) - 1 or len(rungs) - 1 - index + len(solved) < 2:
-                raise
-            skipped = skipped or exc
-            history.append({"stage": f"rung {index}", "iteration": 0, "change": None,
-                            "n_nodes": 0, "diverged_at": exc.step})
-            continue
+            # Sobol' paths, three-cluster Persistent-SGD, validation/report_notes.md), or stop
+            # resolving the selection (M_C indefinite); the finer rungs decide, spares appended
+            # for the latter. A divergence of the finest rung, or of a ladder left with fewer than
+            # two rungs, is the run's; an unresolved rung that nothing can replace is solved on
+            # (tolerant) and said in the message.
+            if not _two_left(rungs, spares, index, len(solved), exc, problem, chain, K, rule):
+                if not isinstance(exc, UnresolvedSelectionError):
+                    raise
+                sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history,
+                              momentum, tracker, strict=False)
+                unresolved.append((index, sweep.indefinite[0]))
+            else:
+                skipped = skipped or exc
+                history.append({"stage": f"rung {index}", "iteration": 0, "change": None,
+                                "n_nodes": 0, "diverged_at": exc.step})
+                continue
         if modal:
             start = sweep.C_perp
         fields = {name: getattr(sweep, name) for name in CURVES + KERNELS}
@@ -162,11 +182,29 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
     estimates = ", ".join(f"{name} {errors[name].max():.1g}" for name in CURVES)
     message = (f"{rule.name}: rung {index} of {len(rungs) - 1} ({kind}), {len(history)} sweeps; "
                f"estimated errors (sup over t): {estimates}")
-    if skipped is not None:
+    if isinstance(skipped, UnresolvedSelectionError):
+        message += (f"; a coarser rung could not resolve the selection beyond step k = "
+                    f"{skipped.step} and was skipped (rungs solved: {indices})")
+    elif skipped is not None:
         message += f"; a coarser rung diverged at step k = {skipped.step} and was skipped"
+    if unresolved:
+        rungs_text = ", ".join(str(i) for i, _ in unresolved)
+        message += "; " + _indefinite_note(f"rung(s) {rungs_text}", min(j for _, j in unresolved))
+        warnings.warn(f"{rule.name}: {message}", RuntimeWarning, stacklevel=3)
     rung_out = [{"index": i, "curves": {n: f[n] for n in CURVES}, "C_perp": f["C_perp"]}
                 for i, f in zip(indices, solved)]
     return fields, history, message, rung_out
+
+
+def _two_left(rungs, spares, index, n_solved, exc, problem, chain, K, rule) -> bool:
+    """Whether two rungs can still be solved after rung ``index`` failed with ``exc``; for an
+    UnresolvedSelectionError, spare rungs are appended to ``rungs`` (memory-checked) as needed."""
+    while n_solved + len(rungs) - 1 - index < 2:
+        if not (spares and isinstance(exc, UnresolvedSelectionError)):
+            return False
+        check_spare_rung(rule.rung_size(problem, chain, K, spares[0]), K, f"rung {len(rungs)}")
+        rungs.append(spares.pop(0))
+    return True
 
 
 def _solve_grid(rule, problem, chain, eta, K, tracker, momentum=None, starts=None):

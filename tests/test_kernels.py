@@ -226,6 +226,15 @@ def test_cholesky_append_row_matches_reference(M):
     assert np.all(np.triu(chol, 1) == 0.0)
 
 
+def test_cholesky_append_row_returns_the_pivot_negative_for_an_indefinite_matrix():
+    M = np.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.9], [0.0, 0.9, 1.0]])  # eigenvalues 1, 1 +- 1.27
+    chol = np.zeros((3, 3))
+    pivots = [cholesky_append_row(chol, M, j, 0.0) for j in range(3)]
+    assert pivots[0] == 1.0 and pivots[1] == pytest.approx(1 - 0.81)
+    assert pivots[2] == pytest.approx(1.0 - 0.81 / 0.19) and pivots[2] < 0.0
+    assert chol[2, 2] == 0.0  # the column it cannot factor is zero
+
+
 def _gram_of_smooth_gradients(K, N=5000, seed=0):
     rng = np.random.default_rng(seed)
     t = np.linspace(0.05, 1.0, K)

@@ -156,6 +156,63 @@ def test_a_divergence_of_the_finest_rung_is_the_runs(monkeypatch):
     assert res.status is qd.Status.DIVERGED and res.t.size == 3  # steps 0..2 re-solved
 
 
+# Classical SGD b = 0.5 (Fig. 1 setting): on a finite node set the rows of eq. 3.12 do not
+# make M_C a Gram matrix, and a small set turns it indefinite (measured: 64 Sobol' points at
+# t = 5.6, 256 at t = 14, 1024 at t = 45; 4096 stay positive definite to t = 50; the points,
+# hence the times, change with the horizon: Sobol' dimension 2K + 2).
+UNRESOLVED_SGD = dict(eta=0.2, t_max=20.0)
+FIG1 = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
+
+
+def _sobol(*sizes):
+    return tuple(qd.Resolution(n_points=n, n_h0=4) for n in sizes)
+
+
+def test_a_rung_nothing_can_replace_is_solved_on_and_said_unreliable():
+    """A fixed resolution whose rungs both lose M_C's positivity: no spare is allowed, so the
+    sweeps go on (the column zeroed, as before the check) and the message and a warning say so."""
+    with pytest.warns(RuntimeWarning, match="turned indefinite from grid index"):
+        res = qd.solve(FIG1, qd.SGD(0.5), rule=qd.Quadrature(ladder=_sobol(16, 32), resolution=1),
+                       **UNRESOLVED_SGD)
+    assert res.status is qd.Status.SUCCESS and res.t[-1] == pytest.approx(20.0)
+    assert "rung(s) 0, 1" in res.message and "use more points" in res.message
+    assert all(np.isfinite(getattr(res, name)).all() for name in ("gen_error", "C", "C_err"))
+
+
+def test_a_sampled_rule_says_when_its_replicates_lose_positivity():
+    with pytest.warns(RuntimeWarning, match="replicates turned indefinite"):
+        res = qd.solve(FIG1, qd.SGD(0.5), rule=qd.QMC(n_points=16, n_h0=4, n_replicates=2),
+                       **UNRESOLVED_SGD)
+    assert res.status is qd.Status.SUCCESS and "use more points" in res.message
+
+
+def test_the_default_ladder_replaces_unresolving_rungs_by_finer_spares():
+    """Rungs 0 and 1 (16, 32 points) fail; the standard rung is 2, so spare rung 3 is solved and
+    the estimate is the difference of rungs 2 and 3, exactly as a ladder of those two."""
+    ladder = _sobol(16, 32, 1024, 2048, 4096)
+    res = qd.solve(FIG1, qd.SGD(0.5), rule=qd.Quadrature(ladder=ladder), **UNRESOLVED_SGD)
+    two = qd.solve(FIG1, qd.SGD(0.5), rule=qd.Quadrature(ladder=ladder[2:4], resolution=1),
+                   **UNRESOLVED_SGD)
+    assert res.status is qd.Status.SUCCESS and "could not resolve the selection" in res.message
+    assert "rungs solved: [2, 3]" in res.message and res.t[-1] == pytest.approx(20.0)
+    for name in ("gen_error", "C", "gen_error_err", "C_err"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(two, name))
+    # A fixed resolution gets the rungs it asked for (no spare): rung 0 is skipped (rungs 1-2
+    # remain), rung 1 is then needed for the estimate and is solved on tolerantly, said unreliable.
+    with pytest.warns(RuntimeWarning, match="turned indefinite"):
+        fixed = qd.solve(FIG1, qd.SGD(0.5), rule=qd.Quadrature(ladder=ladder, resolution=2),
+                         **UNRESOLVED_SGD)
+    assert fixed.status is qd.Status.SUCCESS and "rung(s) 1 turned" in fixed.message
+
+
+def test_full_batch_gd_never_reports_an_indefinite_noise_covariance():
+    """Under GD the rows are a Gram matrix: its pivots stay at round-off (the check's threshold is
+    1e-8 of the scale), even on the longest horizon of the golden cases."""
+    res = qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=20.0,
+                   rule=qd.Quadrature(ladder=_sobol(16, 32), resolution=1))
+    assert res.status is qd.Status.SUCCESS
+
+
 @pytest.mark.parametrize("kwargs, name", [
     (dict(eta=0.0, t_max=1.0), "eta"),
     (dict(eta=-0.1, t_max=1.0), "eta"),
@@ -232,9 +289,10 @@ def test_blocked_response_gives_the_same_solution(schedule):
     """Whole sweeps with the blocked response forced from k = 2 with small blocks (many block
     boundaries; low-rank under GD), against the default options (per node up to k = 256), over
     the same nodes, for each replicate of the rule. The summation order differs, and the
-    dynamics amplifies round-off (~1e-10 relative by K = 60 here), hence the tolerance."""
+    dynamics amplifies round-off (~1e-10 relative by K = 60 here), hence the tolerance. (128
+    points: 32 leave the selection unresolved, M_C indefinite, at K = 52.)"""
     problem = qd.Problem(TWO_MIXTURE, "logistic", lam=0.05, R=0.5)
-    rule = qd.QMC(n_points=32, n_h0=4, n_replicates=2)
+    rule = qd.QMC(n_points=128, n_h0=4, n_replicates=2)
     eta = 0.2
     K, chain = horizon(eta, 12.0), schedule.chain(eta)
     defaults = ResponseOptions()

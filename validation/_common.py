@@ -82,9 +82,12 @@ class Curve:
         return {} if self.momentum is None else {"momentum": self.momentum.params()}
 
     def dmft_key(self) -> dict:
+        # A random selection's key also carries SELECTION_VERSION: the check of M_C's positivity
+        # (UnresolvedSelectionError) changes only solves with a random selection.
+        random = {} if self.schedule.chain(self.eta).deterministic else {"selection": SELECTION_VERSION}
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params(), **self._momentum_key()}
+                "rule": self.rule.params(), **self._momentum_key(), **random}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
@@ -111,6 +114,10 @@ def _same(a, b) -> bool:
 #    356b8e9 (a coarse rung that diverges is skipped) changes only runs in which a coarse rung
 #    diverged: the one such curve (Fig. 3 left, P-SGD d = 5000) was recomputed, not the key bumped.
 SOLVER_VERSION = 3
+# 1: a rung whose node set turns M_C indefinite is skipped or replaced by a finer spare
+#    (UnresolvedSelectionError, 2026-12-01 evening); before, its sweep went on with a zeroed
+#    Cholesky column (measured: SGD b = 0.5, 1024 points, C(50) 6x off).
+SELECTION_VERSION = 1
 
 
 class Cache:

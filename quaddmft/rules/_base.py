@@ -161,6 +161,16 @@ class RefinedRule(AveragingRule):
     def rungs(self, problem, chain, K: int) -> tuple:
         """The resolutions to solve, coarse to fine."""
 
+    def spare_rungs(self, problem, chain, K: int) -> tuple:
+        """Finer resolutions the solver may append when rungs fail (a node set that cannot
+        resolve the selection, ``UnresolvedSelectionError``), so that two rungs remain for the
+        estimate; none by default."""
+        return ()
+
+    def rung_size(self, problem, chain, K: int, resolution) -> int:
+        """Nodes of one rung (for the memory check of a spare rung)."""
+        raise NotImplementedError
+
     @abstractmethod
     def modal(self, problem, chain, K: int) -> bool:
         """Whether the nodes carry KL coordinates of C_perp (fixed point) or causal innovations."""

@@ -34,6 +34,12 @@ with its exact Markov probability.
   (measured: the error at 8192 points fell from 1.6e-4 to 5.7e-5, Fig. 1 P-SGD b = 0.3,
   t <= 20, against the coordinates grouped by kind).
 
+**A rung that cannot resolve the selection.** On a finite node set the rows of eq. 3.12 do not
+make M_C a Gram matrix; a Sobol' set too small for the horizon turns it indefinite (docs/theory.md
+after eq. 3.12) and its sweep stops with ``UnresolvedSelectionError``. The solver skips that rung
+and, without a fixed ``resolution``, appends the next finer rung of the ladder (``spare_rungs``)
+so that two rungs remain for the estimate.
+
 **The error estimate.** For each curve, the absolute difference between the last rung and the
 one before, maximised over a window of +-``window`` steps (the difference of two rungs crosses
 zero at some times where the error does not). Spectral parts (modal rungs) converge fast (a
@@ -213,6 +219,21 @@ class Quadrature(RefinedRule):
         elif self.tolerance is None:
             last = min(last, STANDARD_RUNG[self.modal(problem, chain, K)])
         return ladder[: last + 1]
+
+    def spare_rungs(self, problem, chain, K):
+        """The rest of a Sobol' ladder (up to ``max_resolution``) when the rungs stop at the
+        standard rung or a tolerance: a coarse set that cannot resolve a random selection to the
+        horizon (``UnresolvedSelectionError``) is then replaced by the next finer one. None for
+        a fixed ``resolution`` (the rungs asked for, or an error) and for modal ladders (their
+        nodes carry htilde itself: no Cholesky factor of M_C)."""
+        if self.resolution is not None or self.modal(problem, chain, K):
+            return ()
+        ladder = self.ladder or PATH_LADDER
+        last = len(ladder) - 1 if self.max_resolution is None else min(len(ladder) - 1, self.max_resolution)
+        return tuple(ladder[len(self.rungs(problem, chain, K)): last + 1])
+
+    def rung_size(self, problem, chain, K, resolution):
+        return self._labels(problem, resolution).h0.size * resolution.n_points
 
     @property
     def fixed_point(self) -> FixedPointOptions:
