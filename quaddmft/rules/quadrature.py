@@ -20,8 +20,9 @@ with its exact Markov probability.
 * Full-batch GD and short horizons (``modal``): htilde, a centred Gaussian process with
   covariance C_perp (h(0) included, docs/theory.md eq. 3.11), is written on the Karhunen-Loeve
   modes of C_perp kept until the discarded variance is below ``kl_tol`` (at most
-  ``max_modes``), whose coordinates are integrated by an isotropic Smolyak grid of
-  Gauss-Hermite rules of ``level``. The modes need the whole C_perp, so the solver iterates
+  ``max_modes``), whose coordinates are integrated by a Smolyak grid of Gauss-Hermite rules
+  of ``level``: isotropic on rungs 0 and 1, anisotropic from rung 2 on (``mode_costs``: the
+  trailing, low-variance modes get fewer refinements). The modes need the whole C_perp, so the solver iterates
   C_perp -> sweep -> C_perp to a fixed point (Anderson mixing), each rung warm-started from the
   one before (coarse to fine). Modes of C_perp, not of M_C: the response R filters xi, so the
   variance of htilde, not of xi, tells which directions matter (6 modes of C_perp reach 1e-7
