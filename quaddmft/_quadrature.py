@@ -26,7 +26,8 @@ from itertools import product
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-__all__ = ["gauss_hermite", "half_gauss_hermite", "smolyak", "smolyak_size", "karhunen_loeve",
+__all__ = ["gauss_hermite", "half_gauss_hermite", "smolyak", "smolyak_size", "smolyak_refines",
+           "karhunen_loeve",
            "KLModes", "tensor_product", "SOBOL_MAX_DIMENSION"]
 
 # scipy's Sobol' direction numbers cover this many dimensions (the QMC and Quadrature rules).
@@ -101,8 +102,16 @@ def _index_set(costs, budget):
 
 
 def smolyak(costs, level: int):
-    """Anisotropic Smolyak grid (see module docstring): returns (nodes (n, D), weights (n,))."""
-    costs = [float(a) for a in costs]
+    """Anisotropic Smolyak grid (see module docstring): returns (nodes (n, D), weights (n,)).
+
+    Built once per (costs, level) and cached: a modal solve asks for the same grid at every
+    sweep of its fixed point, and the pure-Python loop over the 2^D corners is not free."""
+    nodes, weights = _smolyak_cached(tuple(float(a) for a in costs), int(level))
+    return nodes.copy(), weights.copy()
+
+
+@lru_cache(maxsize=64)
+def _smolyak_cached(costs: tuple, level: int):
     D = len(costs)
     if D == 0:
         return np.zeros((1, 0)), np.ones(1)
@@ -132,10 +141,31 @@ def smolyak(costs, level: int):
     return unique[keep], merged[keep]
 
 
-@lru_cache(maxsize=128)
-def smolyak_size(dimension: int, level: int) -> int:
-    """Number of nodes of the isotropic ``smolyak([1.0] * dimension, level)`` grid."""
-    return int(smolyak([1.0] * dimension, level)[1].size)
+def smolyak_size(costs, level: int) -> int:
+    """Number of nodes of the ``smolyak(costs, level)`` grid; an integer ``costs`` is the
+    dimension of the isotropic grid (every cost 1)."""
+    if np.ndim(costs) == 0:
+        costs = [1.0] * int(costs)
+    return int(_smolyak_cached(tuple(float(a) for a in costs), int(level))[1].size)
+
+
+def smolyak_refines(coarse_costs, coarse_level: int, fine_costs, fine_level: int) -> bool:
+    """Whether the grid ``smolyak(fine_costs, fine_level)`` refines ``smolyak(coarse_costs,
+    coarse_level)`` in every direction: its index set contains the coarse one (on the coarse
+    grid's dimensions; the fine costs may have more), and its first (leading) direction gets a
+    longer 1-D rule. A difference of the two grids then sees the error of each; the error of a
+    part both share (a direction at the same largest rule) it cannot see."""
+    coarse_costs, fine_costs = list(map(float, coarse_costs)), list(map(float, fine_costs))
+    if not coarse_costs:
+        return True
+    if len(fine_costs) < len(coarse_costs):
+        return False
+    fine_costs = fine_costs[: len(coarse_costs)]
+    fine_budget = fine_level - 1 + 1e-12
+    contained = all(sum(a * (li - 1) for a, li in zip(fine_costs, l)) <= fine_budget
+                    for l in _index_set(coarse_costs, coarse_level - 1))
+    longest = lambda costs, level: int((level - 1) / costs[0] + 1e-12)  # noqa: E731
+    return contained and longest(fine_costs, fine_level) > longest(coarse_costs, coarse_level)
 
 
 class KLModes:

@@ -15,7 +15,9 @@ import pytest
 
 import quaddmft as qd
 from quaddmft._observables import CURVES
-from quaddmft._quadrature import gauss_hermite, karhunen_loeve, smolyak, tensor_product
+from quaddmft._quadrature import (gauss_hermite, karhunen_loeve, smolyak, smolyak_refines,
+                                  smolyak_size, tensor_product)
+from quaddmft.rules.quadrature import MODAL_LADDER
 from quaddmft.references import marchenko_pastur_square_loss
 from catalogue import GD, PERSISTENT, SGD_04, THREE_CLUSTER, TWO_CLUSTER
 
@@ -29,6 +31,26 @@ def test_smolyak_is_exact_for_low_gaussian_moments(costs, level):
         assert abs(w @ x[:, i]) < 1e-12
     if len(costs) > 1 and level >= 3:
         assert abs(w @ (x[:, 0] ** 2 * x[:, 1] ** 2) - 1.0) < 1e-11
+
+
+def test_smolyak_grids_are_cached_but_returned_as_copies():
+    x, w = smolyak([1.0, 1.0, 1.5], 4)
+    x[:] = 0.0
+    w[:] = 0.0
+    again, weights = smolyak((1, 1, 1.5), 4)
+    assert abs(weights.sum() - 1.0) < 1e-12 and np.abs(again).max() > 1.0
+    assert smolyak_size((1.0, 1.0, 1.5), 4) == weights.size
+    assert smolyak_size(3, 4) == smolyak([1.0] * 3, 4)[1].size
+
+
+def test_smolyak_refinement_needs_a_superset_and_a_longer_leading_rule():
+    assert smolyak_refines([1.0] * 6, 3, [1.0] * 4 + [1.5] * 4, 4)
+    assert smolyak_refines([1.0] * 4 + [1.5] * 4, 4, [1.0] * 4 + [1.5] * 6, 5)
+    # the same level on an anisotropic grid: the leading rule is shared
+    assert not smolyak_refines([1.0] * 4 + [1.5] * 4, 4, [1.0] * 8, 4)
+    # a higher level that drops mixed terms of the coarse grid
+    assert not smolyak_refines([1.0] * 6, 4, [1.0] + [2.0] * 5, 5)
+    assert not smolyak_refines([1.0] * 6, 3, [1.0] * 4, 4)  # fewer modes
 
 
 def test_gauss_hermite_weights_are_normalised_once():
@@ -133,6 +155,21 @@ def test_estimate_bounds_the_error_under_gd():
     assert errors[1] < errors[0] and errors[0] < 1e-6
 
 
+def test_rung_2_is_ten_times_finer_than_the_default_and_its_estimate_covers_it():
+    """Fig. 1 GD, t <= 10 (K = 50): rung 2 (anisotropic level 4, 24 h0 nodes) refines what
+    limits rung 1 (measured: 6.9e-9 -> 1.1e-10 in gen_error, 2.8e-7 -> 8.4e-10 in m, against
+    rung 3): at least 10x below rung 1 on every tolerance curve, so its estimate |rung 2 -
+    rung 1| is about rung 1's error; it bounds rung 2's error against rung 3 at every time."""
+    kw = dict(eta=0.2, t_max=10.0)
+    reference = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=3), **kw)
+    default = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(), **kw)
+    finer = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=2), **kw)
+    _assert_estimate_covers(finer, reference, curves=("m", "C", "gen_error", "train_loss"))
+    for name in ("m", "C", "gen_error", "train_loss"):
+        error = [np.abs(getattr(r, name) - getattr(reference, name)).max() for r in (default, finer)]
+        assert error[1] <= 0.1 * error[0], (name, error)
+
+
 def test_estimate_bounds_the_error_of_persistent_sgd_against_exact_enumeration():
     """Persistent-SGD b = 0.3 on a short horizon (K = 5): every selection path is enumerated with
     its exact Markov probability (the rule's modal mode), so the reference is exact in the paths
@@ -220,6 +257,8 @@ def test_bad_quadrature_parameters_are_named(kwargs, name):
 @pytest.mark.parametrize("kwargs, name", [
     (dict(level=0), "level"), (dict(n_h0=0), "n_h0"), (dict(kl_tol=0.0), "kl_tol"),
     (dict(n_points=100), "n_points"), (dict(max_modes=0), "max_modes"),
+    (dict(mode_costs=(0.5, 1.0)), "mode_costs"), (dict(mode_costs=(1.5, 1.0)), "mode_costs"),
+    (dict(mode_costs="cheap"), "mode_costs"), (dict(mode_costs=(1.0, float("inf"))), "mode_costs"),
 ])
 def test_bad_resolution_parameters_are_named(kwargs, name):
     with pytest.raises(qd.ParameterError, match=name):
@@ -249,3 +288,10 @@ def test_a_custom_ladder_that_does_not_refine_a_component_warns():
         qd.Quadrature().rungs(TWO_CLUSTER, gd, 10), qd.Quadrature().rungs(TWO_CLUSTER, psgd, 20)
         qd.Quadrature(ladder=(qd.Resolution(level=2, n_h0=8, max_modes=4),
                               qd.Resolution())).rungs(TWO_CLUSTER, gd, 10)
+        qd.Quadrature(ladder=MODAL_LADDER).rungs(TWO_CLUSTER, gd, 10)  # the built-in ladder
+    # an anisotropic rung at the level of the one before: the leading mode's rule is shared
+    shared_leading = qd.Quadrature(ladder=(
+        qd.Resolution(level=4, n_h0=8, max_modes=4),
+        qd.Resolution(level=4, n_h0=16, max_modes=6, mode_costs=(1.0, 1.5))))
+    with pytest.warns(RuntimeWarning, match="do not refine level \\(with mode_costs\\)"):
+        shared_leading.rungs(TWO_CLUSTER, gd, 10)

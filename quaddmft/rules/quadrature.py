@@ -20,8 +20,9 @@ with its exact Markov probability.
 * Full-batch GD and short horizons (``modal``): htilde, a centred Gaussian process with
   covariance C_perp (h(0) included, docs/theory.md eq. 3.11), is written on the Karhunen-Loeve
   modes of C_perp kept until the discarded variance is below ``kl_tol`` (at most
-  ``max_modes``), whose coordinates are integrated by an isotropic Smolyak grid of
-  Gauss-Hermite rules of ``level``. The modes need the whole C_perp, so the solver iterates
+  ``max_modes``), whose coordinates are integrated by a Smolyak grid of Gauss-Hermite rules
+  of ``level``: isotropic on rungs 0 and 1, anisotropic from rung 2 on (``mode_costs``: the
+  trailing, low-variance modes get fewer refinements). The modes need the whole C_perp, so the solver iterates
   C_perp -> sweep -> C_perp to a fixed point (Anderson mixing), each rung warm-started from the
   one before (coarse to fine). Modes of C_perp, not of M_C: the response R filters xi, so the
   variance of htilde, not of xi, tells which directions matter (6 modes of C_perp reach 1e-7
@@ -61,8 +62,8 @@ from scipy.stats import qmc
 
 from .._errors import ParameterError, check_int, check_power_of_two, check_real
 from .._observables import CURVES, h0_layout
-from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak_size,
-                           tensor_product)
+from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak_refines,
+                           smolyak_size, tensor_product)
 from .._selection import path_probability, sample_paths
 from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
@@ -97,13 +98,19 @@ class Resolution:
     """One rung of the ladder: the Smolyak ``level``, ``max_modes`` and ``kl_tol`` of the KL
     coordinates (modal rungs), the ``n_points`` of the Sobol' set (causal rungs; in a modal
     ladder, the first causal sweep that gives the starting C_perp), and the ``n_h0``
-    Gauss-Hermite nodes of h0 (both)."""
+    Gauss-Hermite nodes of h0 (both). ``mode_costs``: the Smolyak cost (>= 1, non-decreasing)
+    of KL mode i, in order of decreasing variance, the last entry repeated for the later modes;
+    () is the isotropic grid (every cost 1). A mode of cost a gets about (level - 1)/a
+    refinements (``_quadrature.smolyak``): the trailing modes of C_perp carry little variance
+    (Fig. 1 GD at t = 100: 4.4e3, 26, 1.0, 0.07, 0.02, 2e-3), so the leading ones are refined
+    at a fraction of the isotropic grid's nodes."""
 
     level: int = 3
     n_h0: int = 16
     max_modes: int = 6
     kl_tol: float = 1e-9
     n_points: int = 64
+    mode_costs: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "level", check_int("level", self.level, low=1))
@@ -111,14 +118,37 @@ class Resolution:
         object.__setattr__(self, "max_modes", check_int("max_modes", self.max_modes, low=1))
         object.__setattr__(self, "kl_tol", check_real("kl_tol", self.kl_tol, low=0.0, high=1.0))
         object.__setattr__(self, "n_points", check_power_of_two("n_points", self.n_points))
+        try:
+            costs = tuple(float(a) for a in self.mode_costs)
+        except (TypeError, ValueError):
+            raise ParameterError(f"mode_costs must be a sequence of numbers >= 1, got "
+                                 f"{self.mode_costs!r}") from None
+        if any(not np.isfinite(a) or a < 1.0 for a in costs) or any(
+                b < a for a, b in zip(costs, costs[1:])):
+            raise ParameterError(f"mode_costs must be finite, >= 1 and non-decreasing (modes come "
+                                 f"in order of decreasing variance), got {self.mode_costs!r}")
+        object.__setattr__(self, "mode_costs", costs)
+
+    def costs(self, n_modes: int) -> tuple:
+        """The Smolyak costs of ``n_modes`` KL modes (``mode_costs``, its last entry repeated)."""
+        if not self.mode_costs:
+            return (1.0,) * n_modes
+        return tuple(self.mode_costs[min(i, len(self.mode_costs) - 1)] for i in range(n_modes))
 
 
 # Measured (Fig. 1 GD, docs/precision.md): sup error of gen_error at K = 50 / 250 per rung.
+# Rung 1 is the default. At K = 500 its error (4.4e-6) is the Smolyak level of the leading KL
+# modes and the 16 h0 nodes (6.7e-6 and -2.3e-6, partly cancelling), not the number of modes;
+# rung 2 refines exactly those, the level only on the two leading modes (``mode_costs``), at
+# ~3x rung 1's nodes. Every rung refines every component of the one before
+# (``_warn_if_not_refining``), so that the difference of two rungs sees each one's error.
+ANISOTROPIC = (1.0, 1.0, 1.0, 1.0, 1.5)
 MODAL_LADDER = (
     Resolution(level=2, n_h0=8, max_modes=4, kl_tol=1e-6, n_points=64),
     Resolution(level=3, n_h0=16, max_modes=6, kl_tol=1e-9, n_points=64),
-    Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64),
-    Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64),
+    Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64, mode_costs=ANISOTROPIC),
+    Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64, mode_costs=ANISOTROPIC),
+    Resolution(level=6, n_h0=40, max_modes=12, kl_tol=1e-14, n_points=64, mode_costs=ANISOTROPIC),
 )
 PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 
@@ -280,7 +310,8 @@ class Quadrature(RefinedRule):
             # The data model's label groups times their h0 nodes (the outer factor of ``nodes``).
             outer = self._labels(problem, resolution).h0.size
             if modal:
-                grid = smolyak_size(min(resolution.max_modes, K + 1), resolution.level)
+                grid = smolyak_size(resolution.costs(min(resolution.max_modes, K + 1)),
+                                    resolution.level)
                 sizes.append(outer * paths * grid)
                 sweeps += SWEEPS_PER_FIXED_POINT * sizes[-1]
             else:
@@ -303,7 +334,7 @@ class Quadrature(RefinedRule):
         """Clusters x h0 (Gauss-Hermite) x [every selection path x Smolyak grid over the KL
         coordinates of C_perp]."""
         modes = karhunen_loeve(covariance, resolution.kl_tol, resolution.max_modes)
-        grid, grid_weights = smolyak([1.0] * modes.n_modes, resolution.level)
+        grid, grid_weights = smolyak(resolution.costs(modes.n_modes), resolution.level)
         if chain.deterministic:
             paths, path_prob = np.ones((1, K + 1)), np.ones(1)
         else:
@@ -364,11 +395,16 @@ class Quadrature(RefinedRule):
 def _warn_if_not_refining(ladder, modal: bool) -> None:
     """The estimate is a difference of rungs: it cannot see the error of a component that two
     rungs share (measured: a custom modal ladder at Smolyak level 2 on both rungs underestimated
-    its error by up to 150x at K = 250, docs/precision.md). The built-in ladders refine level,
-    n_h0 and max_modes together (modal) or n_points (Sobol'; the h0 error there is 4e-8)."""
-    fields = ("level", "n_h0", "max_modes") if modal else ("n_points",)
+    its error by up to 150x at K = 250, docs/precision.md). The built-in ladders refine n_h0,
+    max_modes and the Smolyak grid (``level`` with ``mode_costs``: ``smolyak_refines``) together
+    (modal) or n_points (Sobol'; the h0 error there is 4e-8)."""
+    fields = ("n_h0", "max_modes") if modal else ("n_points",)
     for coarse, fine in zip(ladder[:-1], ladder[1:]):
         shared = [f for f in fields if getattr(fine, f) <= getattr(coarse, f)]
+        if modal and not smolyak_refines(coarse.costs(coarse.max_modes), coarse.level,
+                                         fine.costs(fine.max_modes), fine.level):
+            shared.insert(0, "level" + (" (with mode_costs)" if coarse.mode_costs or fine.mode_costs
+                                        else ""))
         if shared:
             warnings.warn(f"Quadrature: the ladder's rungs {coarse} and {fine} do not refine "
                           f"{', '.join(shared)}; the refinement estimate cannot see the error of "
