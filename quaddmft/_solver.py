@@ -197,9 +197,10 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
 
 
 def _two_left(rungs, spares, index, n_solved, exc, problem, chain, K, rule) -> bool:
-    """Whether two rungs can still be solved after rung ``index`` failed with ``exc``; for an
-    UnresolvedSelectionError, spare rungs are appended to ``rungs`` (memory-checked) as needed."""
-    while n_solved + len(rungs) - 1 - index < 2:
+    """Whether rung ``index``, failed with ``exc``, can be skipped: it is not the last rung and two
+    rungs can still be solved. For an UnresolvedSelectionError, spare rungs are appended to
+    ``rungs`` (memory-checked) until that holds; a divergence of the last rung is the run's."""
+    while index == len(rungs) - 1 or n_solved + len(rungs) - 1 - index < 2:
         if not (spares and isinstance(exc, UnresolvedSelectionError)):
             return False
         check_spare_rung(rule.rung_size(problem, chain, K, spares[0]), K, f"rung {len(rungs)}")

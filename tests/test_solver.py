@@ -156,6 +156,16 @@ def test_a_divergence_of_the_finest_rung_is_the_runs(monkeypatch):
     assert res.status is qd.Status.DIVERGED and res.t.size == 3  # steps 0..2 re-solved
 
 
+@pytest.mark.filterwarnings("ignore:Quadrature. the ladder's rungs")
+def test_a_divergence_of_the_finest_rung_is_the_runs_even_after_two_solved_rungs(monkeypatch):
+    ladder = tuple(qd.Resolution(n_points=2**j, n_h0=4) for j in (5, 6, 7))
+    _diverging_rungs(monkeypatch, {2})
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        res = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(ladder=ladder, resolution=2),
+                       eta=0.2, t_max=2.0)
+    assert res.status is qd.Status.DIVERGED and res.t.size == 3  # steps 0..2 re-solved
+
+
 # Classical SGD b = 0.5 (Fig. 1 setting): on a finite node set the rows of eq. 3.12 do not
 # make M_C a Gram matrix, and a small set turns it indefinite (measured: 64 Sobol' points at
 # t = 5.6, 256 at t = 14, 1024 at t = 45; 4096 stay positive definite to t = 50; the points,
