@@ -93,15 +93,16 @@ class CausalCholesky:
         first such index is kept in ``indefinite``."""
         self.scale = max(self.scale, covariance[j, j])
         pivot = cholesky_append_row(self.chol, covariance, j, cholesky_jitter(j, self.scale))
-        if pivot < -INDEFINITE_PIVOT * self.scale and not self.strict:
-            self.indefinite = self.indefinite or (j, pivot / self.scale)
-        elif pivot < -INDEFINITE_PIVOT * self.scale:
+        indefinite = pivot < -INDEFINITE_PIVOT * self.scale
+        if indefinite and self.strict:
             raise UnresolvedSelectionError(
                 j + 1, f"the averaged noise covariance M_C of this node set is not positive "
                        f"semi-definite at grid index {j} (Cholesky pivot {pivot / self.scale:.1e} of "
                        f"its scale): the node set is too small to resolve the random selection this "
                        f"far; use more points (a finer Quadrature rung or tolerance, a larger "
                        f"QMC or MonteCarlo set)")
+        if indefinite:
+            self.indefinite = self.indefinite or (j, pivot / self.scale)
         return np.ascontiguousarray(self.chol[j, : self.n_cols]), self.chol[j, j]
 
 

@@ -318,7 +318,7 @@ class Quadrature(RefinedRule):
                 sizes.append(outer * paths * grid)
                 sweeps += SWEEPS_PER_FIXED_POINT * sizes[-1]
             else:
-                sizes.append(outer * resolution.n_points)
+                sizes.append(self.rung_size(problem, chain, K, resolution))
                 sweeps += sizes[-1]
         spares = self.spare_rungs(problem, chain, K)
         if spares:
