@@ -31,6 +31,7 @@ pre-asymptotic ladder shows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,8 +41,13 @@ from ._errors import ParameterError, check_int, check_real
 
 # Half-width (grid points) of the windowed maximum of the error estimate.
 WINDOW = 2
+# Adaptive meshes (``adapt_mesh``): the default fraction of the explicit stability limit a step
+# may reach, and the growth of the pilot mesh in units of the coarse step.
+STABILITY = 0.25
+PILOT_GROWTH = 25.0
 
-__all__ = ["ContinuousTime", "Extrapolation", "windowed_max", "WINDOW", "mesh_time", "mesh_parameter", "richardson",
+__all__ = ["ContinuousTime", "Extrapolation", "MeshFit", "adapt_mesh", "ADAPT_CURVES", "local_error_density", "stable_steps", "windowed_max",
+           "WINDOW", "STABILITY", "PILOT_GROWTH", "mesh_time", "mesh_parameter", "richardson",
            "extrapolate", "refine_two_time"]
 
 
@@ -70,12 +76,16 @@ def mesh_time(u, growth: float | None, cap: float | None) -> np.ndarray:
         return np.expm1(a * u) / a
     b = a / cap
     t = u.copy()
+    last = np.inf
     for _ in range(200):
         f = mesh_parameter(t, growth, cap) - u
         dt = f * (1.0 + a * t) / (1.0 + b * t)
         t = t - dt
-        if np.all(np.abs(dt) <= 1e-15 * np.maximum(t, 1.0)):
+        relative = float(np.max(np.abs(dt) / np.maximum(t, 1.0)))
+        # Converged; or at round-off, where large steps (g(t) ~ 100) keep |dt| above 1e-15 t.
+        if relative <= 1e-15 or (relative <= 1e-12 and relative >= last):
             return t
+        last = relative
     raise ParameterError(f"the mesh function could not be inverted (growth = {growth}, cap = {cap})")
 
 
@@ -103,14 +113,21 @@ class ContinuousTime:
 
     step: float = 0.2
     levels: int = 3
-    growth: float | None = None
+    growth: float | str | None = None
     max_step: float | None = None
+    stability: float = STABILITY
 
     def __post_init__(self):
         object.__setattr__(self, "step", check_real("step", self.step, low=0.0))
         object.__setattr__(self, "levels", check_int("levels", self.levels, low=2))
-        if self.growth is not None:
+        if isinstance(self.growth, str):
+            if self.growth != "adaptive":
+                raise ParameterError(f"growth must be a time scale > 0, None (uniform) or "
+                                     f"'adaptive', got {self.growth!r}")
+        elif self.growth is not None:
             object.__setattr__(self, "growth", check_real("growth", self.growth, low=0.0))
+        object.__setattr__(self, "stability", check_real("stability", self.stability, low=0.0,
+                                                         high=1.0, high_open=False))
         if self.max_step is not None:
             max_step = check_real("max_step", self.max_step, low=0.0)
             if max_step < self.step:
@@ -121,14 +138,32 @@ class ContinuousTime:
     def uniform(self) -> bool:
         return self.growth is None
 
+    @property
+    def adaptive(self) -> bool:
+        return self.growth == "adaptive"
+
+    def pilot(self) -> "ContinuousTime":
+        """The graded mesh of the pilot solve of an adaptive mesh: growth PILOT_GROWTH x step
+        (the ratio step/growth sets the late steps against the curvature; 25 keeps them below
+        0.16 of the stability limit of the Fig. 1 GD case to t = 1000, docs/theory.md eq. 9.8)."""
+        return dataclasses.replace(self, growth=PILOT_GROWTH * self.step)
+
+    def adapted(self, fit: "MeshFit") -> "ContinuousTime":
+        """The mesh of the ladder chosen by ``adapt_mesh`` (its growth and cap)."""
+        return dataclasses.replace(self, growth=fit.growth, max_step=fit.max_step)
+
     def params(self) -> dict:
         return {"time": "continuous", "step": self.step, "levels": self.levels,
-                "growth": self.growth, "max_step": self.max_step}
+                "growth": self.growth, "max_step": self.max_step, "stability": self.stability}
 
     def grids(self, t_max: float) -> list[np.ndarray]:
         """Times of every level, coarse to fine; level j has 2^j times the coarse steps and
-        contains the coarser grids exactly (bit for bit: they are subsampled from the finest)."""
+        contains the coarser grids exactly (bit for bit: they are subsampled from the finest).
+        An adaptive mesh has no grids before its pilot: ``adapted`` gives the mesh that has."""
         t_max = check_real("t_max", t_max, low=0.0)
+        if self.adaptive:
+            raise ParameterError("growth='adaptive' has no grids before its pilot solve "
+                                 "(ContinuousTime.adapted(adapt_mesh(...)) has)")
         cap = None if self.max_step is None else self.max_step / self.step
         u_max = float(mesh_parameter(t_max, self.growth, cap))
         K0 = max(1, math.ceil(u_max / self.step - 1e-9))
@@ -137,6 +172,114 @@ class ContinuousTime:
         fine = mesh_time(u, self.growth, cap)
         fine[0], fine[-1] = 0.0, t_max
         return [fine[:: 2 ** (self.levels - 1 - j)].copy() for j in range(self.levels)]
+
+
+# The curves whose second derivatives measure the local error of an adaptive mesh (the training
+# accuracy, a Rao-Blackwellised step function, is left out: its kinks are not dynamics).
+ADAPT_CURVES = ("m", "C", "gen_error", "train_loss")
+
+
+def stable_steps(curvature, lam: float, alpha: float, fraction: float) -> np.ndarray:
+    r"""``fraction`` of the explicit-Euler stability limit of gradient flow at each time (eq. 9.8),
+
+        eta_max(t) = 2 fraction / (lam + kappa lamhat(t)),    kappa = (1 + 1/sqrt(alpha))^2:
+
+    with equal curvatures Lambda'' over the samples the Hessian's spectrum is Marchenko-Pastur
+    with its edge at kappa times its mean lamhat(t) = alpha Delta <Lambda''> (exact for square
+    loss); a spread of curvatures moves the edge up, which ``fraction`` < 1 leaves room for
+    (measured on Fig. 1 GD to t = 1000: stable at 0.61 of this limit, not at 0.9).
+    Infinite where lam + kappa lamhat = 0 (no curvature: no limit)."""
+    kappa = (1.0 + 1.0 / math.sqrt(alpha)) ** 2
+    rate = lam + kappa * np.maximum(np.asarray(curvature, dtype=float), 0.0)
+    with np.errstate(divide="ignore"):
+        return np.where(rate > 0.0, 2.0 * fraction / rate, np.inf)
+
+
+def local_error_density(t: np.ndarray, curves: dict) -> np.ndarray:
+    """max over ``curves`` of |X''(t_k)| / max_k |X(t_k)| at the interior grid points (three-point
+    second differences on the non-uniform grid): Euler's local error per unit time is
+    eta |X''| / 2, this is its size relative to each curve."""
+    h0, h1 = np.diff(t)[:-1], np.diff(t)[1:]
+    out = np.zeros(t.size - 2)
+    for x in curves.values():
+        x = np.asarray(x, dtype=float)
+        scale = float(np.max(np.abs(x)))
+        if scale > 0.0:
+            d2 = 2.0 * (x[:-2] / (h0 * (h0 + h1)) - x[1:-1] / (h0 * h1) + x[2:] / (h1 * (h0 + h1)))
+            out = np.maximum(out, np.abs(d2) / scale)
+    return out
+
+
+@dataclass(frozen=True)
+class MeshFit:
+    """The graded mesh (eq. 9.2) that ``adapt_mesh`` chose: ``growth`` (None: uniform) and
+    ``max_step`` (None: no cap), the pilot's grid ``t``, the ``target`` relative steps at its
+    interior points, the fitted ones (``fitted``), their rms log misfit, and the coarse steps
+    of the chosen mesh against the pilot's (``steps``, ``pilot_steps``)."""
+
+    growth: float | None
+    max_step: float | None
+    t: np.ndarray
+    target: np.ndarray
+    fitted: np.ndarray
+    misfit: float
+    steps: int
+    pilot_steps: int
+
+    def params(self) -> dict:
+        return {"growth": self.growth, "max_step": self.max_step, "misfit": self.misfit,
+                "steps": self.steps, "pilot_steps": self.pilot_steps}
+
+
+def _relative_steps(t, growth, cap):
+    """g(t) of eq. 9.2 for arrays of growths (rows) at times t (columns)."""
+    growth = np.asarray(growth, dtype=float)[:, None]
+    return (1.0 + t / growth) / (1.0 + t / (growth * cap))
+
+
+def adapt_mesh(t, curves: dict, curvature, *, step: float, lam: float, alpha: float,
+               stability: float = STABILITY, max_step: float | None = None) -> MeshFit:
+    r"""The graded mesh for a ladder, from a pilot solve on the grid ``t`` (eq. 9.8).
+
+    Steps equidistributing the local error: with Euler's local error per unit time
+    eta(t) q(t) / 2 (q: ``local_error_density`` of the pilot's ``curves``), the fewest steps
+    int dt / eta for a given int eta q dt take eta proportional to q^(-1/2); relative to the
+    first interior pilot time, target g(t) = sqrt(q(t_1) / q(t)). The steps may not pass the
+    stability bound ``stable_steps`` (from the pilot's ``curvature`` lamhat(t), the diagonal of
+    Gamma) unless the user's ``step`` already does, nor ``max_step``. The mesh is the member of
+    the smooth family g(t) = (1 + t/t_g)/(1 + t/(t_g c)) of eq. 9.2 (smooth, so that Richardson's
+    expansion 9.3 holds) closest to the target in log g over the pilot's interior times, among
+    those that respect the bounds there: t_g on 241 log-spaced values from step/4 to 100 t_max,
+    c on 121 from 1 to 1e6 (or max_step/step) and c = infinity without a max_step."""
+    t = np.asarray(t, dtype=float)
+    if t.size < 4:
+        raise ParameterError(f"an adaptive mesh needs a pilot of at least 3 steps, got {t.size - 1}")
+    inner = t[1:-1]
+    q = np.maximum(local_error_density(t, curves), 1e-300)
+    bound = np.maximum(stable_steps(np.asarray(curvature)[1:-1], lam, alpha, stability) / step, 1.0)
+    target = np.minimum(np.sqrt(q[0] / q), bound)
+    cap_high = 1e6 if max_step is None else max_step / step
+    caps = np.geomspace(1.0, cap_high, 121) if cap_high > 1.0 else np.ones(1)
+    caps = np.append(caps, np.inf) if max_step is None else caps
+    growths = np.geomspace(step / 4.0, 100.0 * t[-1], 241)
+    best = (np.inf, None, None)
+    for cap in caps:
+        g = _relative_steps(inner, growths, cap)
+        feasible = np.all(g <= bound * (1.0 + 1e-12), axis=1)
+        misfit = np.where(feasible, np.sum((np.log(g) - np.log(target)) ** 2, axis=1), np.inf)
+        i = int(np.argmin(misfit))
+        if misfit[i] < best[0]:
+            best = (float(misfit[i]), float(growths[i]), float(cap))
+    misfit, growth, cap = best
+    if growth is None or cap == 1.0:  # nothing may grow (or nothing fits): the uniform mesh
+        growth, cap, misfit = None, None, float(np.sum(np.log(target) ** 2))
+    fitted = (np.ones_like(inner) if growth is None else
+              _relative_steps(inner, [growth], cap if cap is not None else np.inf)[0])
+    cap_step = None if cap is None or cap == np.inf else cap * step
+    u_max = float(mesh_parameter(t[-1], growth, None if cap_step is None else cap))
+    return MeshFit(growth=growth, max_step=cap_step, t=t, target=target, fitted=fitted,
+                   misfit=math.sqrt(misfit / inner.size), steps=max(1, math.ceil(u_max / step - 1e-9)),
+                   pilot_steps=t.size - 1)
 
 
 def richardson(values: list) -> list[list[np.ndarray]]:

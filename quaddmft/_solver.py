@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._causal import causal_sweep
-from ._continuous import ContinuousTime, extrapolate, refine_two_time
+from ._continuous import ADAPT_CURVES, ContinuousTime, adapt_mesh, extrapolate, refine_two_time
 from ._errors import DivergenceError, ErrorKind, ParameterError, UnresolvedSelectionError, choose
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
@@ -257,9 +257,10 @@ def _check_continuous(problem, schedule, model: ContinuousTime, t_max, rule, mom
     run = check_run(problem, schedule, model.step, t_max)
     if not model.uniform and not run.chain.deterministic:
         raise ParameterError(
-            f"a graded mesh (growth = {model.growth}) needs a deterministic selection (FullBatch()); "
+            f"a graded mesh (growth = {model.growth!r}) needs a deterministic selection (FullBatch()); "
             "Persistent-SGD runs on a uniform ladder (growth=None)")
-    grids = model.grids(t_max)
+    # An adaptive mesh is checked on its pilot's grids here and on its own after the pilot.
+    grids = (model.pilot() if model.adaptive else model).grids(t_max)
     # The resource estimate of every level (``_resources.check_solve``) before any starts.
     for t in grids:
         K = t.size - 1
@@ -512,14 +513,47 @@ def _solve_continuous(problem, schedule, eta, t_max, rule, momentum, model, prog
     began = _clock()
     schedule = FullBatch() if schedule is None else schedule
     grids = _check_continuous(problem, schedule, model, t_max, rule, momentum, max_memory)
+    fit = None
+    if model.adaptive:
+        model, fit = _adapt(problem, schedule, model, t_max, progress, max_memory)
+        grids = _check_continuous(problem, schedule, model, t_max, rule, momentum, max_memory)
     # One BLAS thread (as inside a sweep, ``_causal``): the eigendecompositions and products
     # between the sweeps of a long ladder were measured 5-250x slower with two OpenBLAS
     # threads on a busy two-core machine (spin-waiting threads).
     with threadpool_limits(limits=1, user_api="blas"):
         t, fields, history, message, params = _continuous(problem, schedule, model, t_max, rule,
                                                           progress, grids)
+    if fit is not None:
+        params = {**params, "growth": "adaptive", "adapted_mesh": fit.params()}
+        message = (f"adaptive mesh (pilot of {fit.pilot_steps} steps: growth {fit.growth:.4g}, "
+                   f"max_step {fit.max_step}); {message}" if fit.growth is not None else
+                   f"adaptive mesh (pilot of {fit.pilot_steps} steps: uniform); {message}")
     return DMFTResult(t=t, params=params, error_kind=ErrorKind.EXTRAPOLATION, message=message,
                       history=history, wall_time=_clock() - began, **fields)
+
+
+def _adapt(problem, schedule, model: ContinuousTime, t_max, progress, max_memory):
+    """The mesh of ``growth='adaptive'`` (docs/theory.md eq. 9.8): a discrete solve on the graded
+    pilot mesh (``ContinuousTime.pilot``, its coarse grid) with ``Quadrature(resolution=1)``
+    (deterministic, so the mesh is a function of the problem alone, whatever the ladder's
+    rule), its curves and curvature fitted by ``_continuous.adapt_mesh``. Returns the model
+    with the chosen mesh and the fit. DivergenceError if the pilot diverges."""
+    t = model.pilot().grids(t_max)[0]
+    with threadpool_limits(limits=1, user_api="blas"):
+        pilot = _solve_discrete(problem, schedule, np.diff(t), None, Quadrature(resolution=1),
+                                None, False, max_memory)
+    if pilot.status == Status.DIVERGED:
+        raise DivergenceError(pilot.t.size, f"the pilot of the adaptive mesh diverged ("
+                              f"{pilot.message}); use a smaller step than {model.step}")
+    fit = adapt_mesh(pilot.t, {name: getattr(pilot, name) for name in ADAPT_CURVES},
+                     np.diag(pilot.Gamma), step=model.step, lam=problem.lam,
+                     alpha=problem.mixture.alpha, stability=model.stability,
+                     max_step=model.max_step)
+    if progress:
+        sys.stderr.write(f"quaddmft continuous: adaptive mesh from a pilot of {t.size - 1} steps "
+                         f"({pilot.wall_time:.1f} s): growth {fit.growth}, max_step "
+                         f"{fit.max_step}, {fit.steps} coarse steps\n")
+    return model.adapted(fit), fit
 
 
 # Names of the time models at the edge (strings resolved in one place): None is discrete time.
