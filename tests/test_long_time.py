@@ -69,6 +69,9 @@ def test_the_figure_script_and_its_report_section(tmp_path, monkeypatch):
                            "--seeds", "2", "--levels", "2", "--step", "0.4", "--growth", "2",
                            "--out", str(tmp_path), "--no-cache", "--no-progress"])
     assert code == 0 and (tmp_path / "long_time.png").exists()
+    for name in ("long_time.png", "long_time.json"):  # written atomically, with the usual mode
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     record = json.loads((tmp_path / "long_time.json").read_text())
     assert len(record["checks"]) == 2 * len(long_time.R_VALUES)
     for c in record["checks"]:
@@ -80,3 +83,10 @@ def test_the_figure_script_and_its_report_section(tmp_path, monkeypatch):
     rows = [line for line in lines if line.startswith("| GD") or line.startswith("| ridge")]
     assert len(rows) == 2 * len(long_time.R_VALUES)
     assert report.long_time_section(tmp_path / "nowhere") == []
+
+
+def _umask() -> int:
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

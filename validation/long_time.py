@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -190,20 +188,9 @@ def draw(rows, statics, bayes, png):
         ax.legend(fontsize=6, loc="upper right" if ax is axes[0] else "lower center")
     fig.suptitle("Long horizons: continuous-time DMFT (Richardson over a graded ladder, Quadrature "
                  "rule) against GD simulations on the finest schedule", fontsize=9)
-    _atomic(png, lambda path: fig.savefig(path, dpi=130))
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with c.atomic_write(png, "wb") as fh:  # the package's writer: usual file mode, fsync
+        fig.savefig(fh, format="png", dpi=130)
 
 
 def parse(argv):
@@ -248,8 +235,7 @@ def main(argv=None) -> int:
                              "statics_gen_error": statics.gen_error, "statics_m": statics.m,
                              "statics_q": statics.q},
               "checks": [checks(row, statics) for row in rows]}
-    _atomic(args.out / "long_time.json",
-            lambda path: Path(path).write_text(json.dumps(record, indent=1, default=float)))
+    c.write_text(args.out / "long_time.json", json.dumps(record, indent=1, default=float))
     print(f"long_time: wrote {args.out / 'long_time.png'} and long_time.json in "
           f"{time.perf_counter() - started:.0f} s")
     return 0
