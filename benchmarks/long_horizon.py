@@ -14,6 +14,9 @@ Fig. 1 GD setting (two clusters, logistic, alpha = 2, Delta = 0.5, lambda = 0, R
   coarse grid of the ladder (a discrete solve with its steps), ``Quadrature(resolution)``
   against ``resolution + 1``: the true sup difference against the first one's own estimate.
 * ``long``: the ladder to t = 1e4 (``--t-long``): wall and CPU time, estimated error.
+* ``adaptive`` (not in the default parts): at every horizon of the scan, the fixed graded mesh of
+  ``--growth`` against ``growth='adaptive'`` (same step, levels, rule), in one process: CPU
+  ratio, coarse steps, estimates and their Richardson parts, |difference| at the horizon.
 * ``compress``: HODLR compression (``quaddmft._compression``, tolerance 1e-10) of the kernels of
   one causal sweep on the finest grid of the t = 1e4 ladder: bytes against dense, largest rank.
 Peak resident memory of the process is recorded after each part. Results go to ``--out`` (JSON,
@@ -22,6 +25,7 @@ written atomically) as soon as each part ends.
     python benchmarks/long_horizon.py                       # every part (hours on a busy machine)
     python benchmarks/long_horizon.py --parts scan --horizons 50 100 --levels 3
     python benchmarks/long_horizon.py --parts rule --horizons 1000    # measured: 5.0e-5 (est. 8.2e-4)
+    python benchmarks/long_horizon.py --parts adaptive --horizons 100 1000 --step 0.4 --resolution 2
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import argparse
 import json
 import os
 import resource
-import tempfile
 import time
 
 import numpy as np
@@ -38,6 +41,8 @@ import numpy as np
 import quaddmft as qd
 from quaddmft._causal import causal_sweep
 from quaddmft._compression import TWO_TIME_KERNELS, kernel_compression
+from quaddmft._continuous import extrapolate
+from quaddmft._io import atomic_write
 
 PROBLEM = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
 
@@ -69,10 +74,44 @@ def summary(res, wall, cpu) -> dict:
 def write(path, record):
     if path == os.devnull:
         return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".json")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_write(path, "w") as fh:
         json.dump(record, fh, indent=1)
-    os.replace(tmp, path)
+
+
+def richardson_part(res) -> float:
+    """The sup over t of the Richardson part of a ladder's gen_error estimate (without the
+    rule's), recomputed from the levels' own curves in the result's history."""
+    levels = [np.asarray(h["curves"]["gen_error"]) for h in res.history
+              if str(h.get("stage", "")).startswith("level ")]
+    return float(extrapolate(levels).error.max())
+
+
+def adaptive(args, record):
+    """The adaptive mesh (growth='adaptive') against the fixed graded mesh of ``--growth``, same
+    step, levels and rule, in this process: CPU ratio, coarse steps, the two estimates (and
+    their Richardson parts), and |difference| at the horizon."""
+    rows = []
+    for t_max in args.horizons:
+        fixed, wall_f, cpu_f = timed(args, t_max)
+        adapted_args = argparse.Namespace(**{**vars(args), "growth": "adaptive"})
+        adapted, wall_a, cpu_a = timed(adapted_args, t_max)
+        row = {"t_max": t_max, "fixed": summary(fixed, wall_f, cpu_f),
+               "adaptive": summary(adapted, wall_a, cpu_a),
+               "adapted_mesh": adapted.params["adapted_mesh"],
+               "cpu_ratio_fixed_over_adaptive": cpu_f / cpu_a,
+               "fixed_richardson": richardson_part(fixed),
+               "adaptive_richardson": richardson_part(adapted),
+               "difference_at_t_max": abs(float(fixed.gen_error[-1] - adapted.gen_error[-1]))}
+        rows.append(row)
+        print(f"t = {t_max:g}: fixed growth {args.growth:g}: K = {row['fixed']['level_K']}, "
+              f"{cpu_f:.1f} s cpu, estimate {row['fixed']['sup_estimate']:.1e} (Richardson "
+              f"{row['fixed_richardson']:.1e}); adaptive (growth "
+              f"{row['adapted_mesh']['growth']:.3g}, max_step {row['adapted_mesh']['max_step'] or 0:.3g}): "
+              f"K = {row['adaptive']['level_K']}, {cpu_a:.1f} s cpu, estimate "
+              f"{row['adaptive']['sup_estimate']:.1e} (Richardson {row['adaptive_richardson']:.1e}); "
+              f"cpu ratio {row['cpu_ratio_fixed_over_adaptive']:.2f}x, |difference| at t_max "
+              f"{row['difference_at_t_max']:.1e}", flush=True)
+    record["adaptive"] = rows
 
 
 def scan(args, record):
@@ -152,12 +191,14 @@ def compress(args, record):
     record["compress"] = out
 
 
-PARTS = {"scan": scan, "calibrate": calibrate, "rule": rule, "long": long, "compress": compress}
+PARTS = {"scan": scan, "calibrate": calibrate, "rule": rule, "long": long, "compress": compress,
+         "adaptive": adaptive}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
+    parser.add_argument("--parts", nargs="+", default=[p for p in PARTS if p != "adaptive"],
+                        choices=list(PARTS))
     parser.add_argument("--horizons", type=float, nargs="+", default=[100.0, 200.0, 500.0, 1000.0])
     parser.add_argument("--t-long", type=float, default=1e4)
     parser.add_argument("--step", type=float, default=0.2)
