@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import tomllib
 
+from ._continuous import TIME_MODELS
 from ._errors import ParameterError, check_real, choose
 from ._loss import LOSSES
 from ._momentum import MOMENTA
@@ -26,7 +27,7 @@ from ._selection import LAWS, SCHEDULES
 from ._teacher import TeacherStudent
 from .rules import RULES
 
-__all__ = ["DEFAULTS", "TABLES", "ALIASES", "MODELS", "NONE", "PROBLEM_KEYS", "SOLVE_KEYS",
+__all__ = ["DEFAULTS", "TABLES", "ALIASES", "MODELS", "NONE", "PROBLEM_KEYS", "SOLVE_KEYS", "TIME_KEYS",
            "SIMULATE_KEYS", "OUTPUT_KEYS", "COMMAND_KEYS", "CONFIG_KEYS", "RULE_KEYS", "read_config",
            "check_value", "build"]
 
@@ -37,7 +38,7 @@ DEFAULTS = {
     "model": "two", "alpha": 2.0, "delta": 0.5, "L": 0.7, "loss": "logistic", "lam": 0.0,
     "eta": 0.2, "t_max": 20.0, "R": 0.01, "m0": 0.0, "temperature": 0.0, "constraint": "none",
     "schedule": "persistent", "b": 0.3, "tau": 1.0 / 0.6, "law": "linear",
-    "momentum": "none", "rule": "quadrature", "d": 500,
+    "momentum": "none", "rule": "quadrature", "d": 500, "time": "discrete",
 }
 
 # The data models: the mixtures and teacher-student data.
@@ -47,7 +48,7 @@ NONE = "none"
 
 # Settings that are names, and the table each is resolved through.
 TABLES = {"model": MODELS, "loss": LOSSES, "schedule": SCHEDULES, "law": LAWS, "rule": RULES,
-          "momentum": MOMENTA, "constraint": CONSTRAINTS}
+          "momentum": MOMENTA, "constraint": CONSTRAINTS, "time": TIME_MODELS}
 
 # Option name for a constructor argument whose name differs from it.
 ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
@@ -56,10 +57,12 @@ ALIASES = {"n_points": "points", "n_samples": "points", "n_h0": "h0_nodes",
 PROBLEM_KEYS = ["model", "alpha", "delta", "L", "teacher", "noise", "flip", "loss", "lam", "eta",
                 "t_max", "R", "m0", "temperature", "constraint", "schedule", "b", "tau", "inv_tau",
                 "law", "momentum", "beta"]
+# The options of a continuous-time solve (``ContinuousTime``'s arguments).
+TIME_KEYS = ["step", "levels", "growth", "max_step", "stability"]
 SOLVE_KEYS = ["rule", "tolerance", "resolution", "max_resolution", "points", "h0_nodes",
-              "replicates", "seed"]
+              "replicates", "seed", "time", *TIME_KEYS]
 # The keys that only the averaging rule reads (``seed`` also seeds a simulation).
-RULE_KEYS = [key for key in SOLVE_KEYS if key != "seed"]
+RULE_KEYS = [key for key in SOLVE_KEYS if key not in ("seed", "time", *TIME_KEYS)]
 SIMULATE_KEYS = ["d", "seeds", "seed", "test_points"]
 OUTPUT_KEYS = ["json", "save", "plot", "progress", "max_memory"]  # outputs and run limits
 COMMAND_KEYS = {"solve": SOLVE_KEYS, "simulate": SIMULATE_KEYS}
@@ -100,6 +103,8 @@ def check_value(name: str, value):
         raise ParameterError(f"config: {name} must be a string, got {value!r}")
     if name == "progress" and not isinstance(value, bool):
         raise ParameterError(f"config: progress must be true or false, got {value!r}")
+    if name == "growth" and isinstance(value, str):
+        return value  # "adaptive" (ContinuousTime checks the name)
     if name == "max_memory" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise ParameterError(f"config: max_memory must be a number of GiB, got {value!r}")
     if name not in _STRING_KEYS and name != "progress" and not (
@@ -134,6 +139,19 @@ def _optional(kind: str, settings: dict, used: set):
     return _construct(kind, settings, used)
 
 
+def _time_model(command: str, settings: dict, full: dict, used: set):
+    """The ``ContinuousTime`` of ``time = "continuous"`` (its options from ``TIME_KEYS``), or None
+    for discrete time (then the ``TIME_KEYS`` given are reported unused). ``eta`` given with
+    continuous time is an error: the grids come from ``step``, ``levels`` and ``growth``."""
+    used.add("time")
+    if command != "solve" or choose("time", full["time"], TABLES["time"]) is None:
+        return None
+    if "eta" in settings:
+        raise ParameterError("eta is the learning rate of discrete time; with time = continuous "
+                             "the grids come from step, levels and growth (leave eta unset)")
+    return _construct("time", full, used)
+
+
 def build(command: str, settings: dict):
     """Turn merged settings into ``(problem, schedule, kwargs, unused)`` for solve/simulate.
 
@@ -155,13 +173,16 @@ def build(command: str, settings: dict):
                       temperature=full["temperature"],
                       constraint=_optional("constraint", full, used))
     schedule = _construct("schedule", full, used)
-    eta = check_real("eta", full["eta"], low=0.0)
     t_max = check_real("t_max", full["t_max"], low=0.0)
-    schedule.chain(eta)  # the linear Persistent-SGD law is checked against eta here, not later
+    time = _time_model(command, settings, full, used)
+    eta = None if time is not None else check_real("eta", full["eta"], low=0.0)
+    if eta is not None:
+        schedule.chain(eta)  # the linear Persistent-SGD law is checked against eta here, not later
     kwargs = {"eta": eta, "t_max": t_max, "momentum": _optional("momentum", full, used)}
     if command == "solve":
         used.add("rule")
         kwargs["rule"] = _construct("rule", full, used)
+        kwargs["time"] = time
     else:
         for key in SIMULATE_KEYS:
             if key in full:

@@ -47,7 +47,7 @@ STABILITY = 0.25
 PILOT_GROWTH = 25.0
 
 __all__ = ["ContinuousTime", "Extrapolation", "MeshFit", "adapt_mesh", "ADAPT_CURVES", "local_error_density", "stable_steps", "windowed_max",
-           "WINDOW", "STABILITY", "PILOT_GROWTH", "mesh_time", "mesh_parameter", "richardson",
+           "WINDOW", "STABILITY", "PILOT_GROWTH", "TIME_MODELS", "mesh_time", "mesh_parameter", "richardson",
            "extrapolate", "refine_two_time"]
 
 
@@ -280,6 +280,10 @@ def adapt_mesh(t, curves: dict, curvature, *, step: float, lam: float, alpha: fl
     return MeshFit(growth=growth, max_step=cap_step, t=t, target=target, fitted=fitted,
                    misfit=math.sqrt(misfit / inner.size), steps=max(1, math.ceil(u_max / step - 1e-9)),
                    pilot_steps=t.size - 1)
+
+
+# Names of the time models at the edge (command line, TOML): None is discrete time.
+TIME_MODELS = {"discrete": None, "continuous": ContinuousTime}
 
 
 def richardson(values: list) -> list[list[np.ndarray]]:

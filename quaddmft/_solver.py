@@ -30,7 +30,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._causal import causal_sweep
-from ._continuous import ADAPT_CURVES, ContinuousTime, adapt_mesh, extrapolate, refine_two_time
+from ._continuous import (ADAPT_CURVES, TIME_MODELS, ContinuousTime, adapt_mesh, extrapolate,
+                          refine_two_time)
 from ._errors import DivergenceError, ErrorKind, ParameterError, UnresolvedSelectionError, choose
 from ._fixed_point import anderson
 from ._inputs import check_run, horizon
@@ -555,6 +556,3 @@ def _adapt(problem, schedule, model: ContinuousTime, t_max, progress, max_memory
                          f"{fit.max_step}, {fit.steps} coarse steps\n")
     return model.adapted(fit), fit
 
-
-# Names of the time models at the edge (strings resolved in one place): None is discrete time.
-TIME_MODELS = {"discrete": None, "continuous": ContinuousTime}

@@ -359,6 +359,9 @@ class SweepGrid:
         values = self.values(index)
         try:
             problem, schedule, kwargs, _ = build("solve", settings)
+            if kwargs.pop("time") is not None:  # its points' grids are not one eta's
+                raise ParameterError("a sweep runs discrete time: time = continuous is for "
+                                     "quaddmft solve (or qd.solve) one point at a time")
             rule = self._rule(settings)
             if rule is not None:
                 kwargs["rule"] = rule

@@ -88,6 +88,14 @@ def _io_options(common: argparse.ArgumentParser) -> None:
                         "(default: 3/4 of this machine's memory)")
 
 
+def _growth(text: str):
+    """--growth: a time scale (a number) or the name 'adaptive' (checked by ContinuousTime)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _solve_options(solve: argparse.ArgumentParser) -> None:
     g = solve.add_argument_group("averaging rule", "Options not given keep the rule's own "
                                  "defaults (see quaddmft.Quadrature, quaddmft.QMC, "
@@ -108,6 +116,20 @@ def _solve_options(solve: argparse.ArgumentParser) -> None:
     g.add_argument("--replicates", type=int, help="independent replicates for the error "
                                                   "estimate, >= 2")
     g.add_argument("--seed", type=int, help="seed of the rule")
+    g = solve.add_argument_group("continuous time", "The eta -> 0 (gradient-flow) limit by "
+                                 "Richardson extrapolation over a ladder of grids "
+                                 "(quaddmft.ContinuousTime; docs/theory.md section 9).")
+    g.add_argument("--time", metavar="discrete|continuous",
+                   help="discrete dynamics at --eta (default), or its eta -> 0 limit (no --eta)")
+    g.add_argument("--step", type=float, help="continuous: coarse step at t = 0 (default 0.2)")
+    g.add_argument("--levels", type=int, help="continuous: grids of the ladder, >= 2 (default 3)")
+    g.add_argument("--growth", type=_growth, metavar="TIME|adaptive",
+                   help="continuous: the step grows like step (1 + t/growth), or 'adaptive': "
+                        "chosen from a pilot solve (default: uniform)")
+    g.add_argument("--max-step", type=float, help="continuous: cap of the graded step")
+    g.add_argument("--stability", type=float,
+                   help="continuous, adaptive: fraction in (0, 1] of the explicit stability "
+                        "limit the steps may reach (default 0.25)")
 
 
 def _simulate_options(simulate: argparse.ArgumentParser) -> None:
@@ -272,7 +294,8 @@ def _write_outputs(outputs: dict, result, problem, schedule, eta) -> list:
         line1, line2 = describe(problem, schedule)
         if "momentum" in result.params:
             line2 += f", {result.params['momentum']} β={_fmt(result.params['beta'])}"
-        title = f"{line1}\n{line2}, η={_fmt(eta)}\n{method(result)}"
+        step = f"η={_fmt(eta)}" if eta is not None else "continuous time (η → 0)"
+        title = f"{line1}\n{line2}, {step}\n{method(result)}"
         bayes = problem.mixture.bayes_optimal_error()
         reference = None if bayes is None else (bayes, "Bayes-optimal")
         written.append(("plot", plot_result(result, outputs["plot"], title, reference)))
@@ -341,6 +364,8 @@ def _announce(command: str, problem, schedule, kwargs) -> None:
     from ._inputs import check_run
     from ._resources import check_simulate, check_solve
 
+    if kwargs.get("time") is not None:
+        return _announce_ladder(problem, schedule, kwargs)
     run = check_run(problem, schedule, kwargs["eta"], kwargs["t_max"], kwargs.get("momentum"))
     if command == "solve":
         from .rules import Quadrature
@@ -357,6 +382,26 @@ def _announce(command: str, problem, schedule, kwargs) -> None:
                                   state_vectors=simulation_state_vectors(problem, run.momentum))
     if estimate.seconds > 30:
         _note(f"estimated {estimate.describe()}")
+
+
+def _announce_ladder(problem, schedule, kwargs) -> None:
+    """The resource estimate of a continuous-time ladder (its finest level's memory, the sum of
+    its levels' times; an adaptive mesh: of its pilot's grids, about its own size), printed
+    when long. ``solve`` itself refuses a level beyond ``max_memory`` before anything runs."""
+    import numpy as np
+
+    from ._resources import check_solve
+    from .rules import Quadrature
+
+    model = kwargs["time"]
+    grids = (model.pilot() if model.adaptive else model).grids(kwargs["t_max"])
+    estimates = [check_solve(kwargs.get("rule") or Quadrature(), problem,
+                             schedule.chain(float(np.diff(t).min())), t.size - 1,
+                             kwargs.get("max_memory")) for t in grids]
+    seconds = sum(e.seconds for e in estimates)
+    if seconds > 30:
+        _note(f"estimated {estimates[-1].describe()} for the finest of {len(grids)} levels; "
+              f"about {seconds:.0f} s in all")
 
 
 def _run(command: str, options: dict) -> int:

@@ -60,7 +60,10 @@ def method(result) -> str:
         sizes = ", ".join(f"{k}={p[k]}" for k in ("n_points", "n_samples", "n_h0", "n_replicates",
                                                    "resolution", "tolerance")
                           if p.get(k) is not None and not (k == "tolerance" and p.get("resolution")))
-        return f"DMFT, {p.get('rule', '?')} rule ({sizes})"
+        ladder = (f", Richardson over {p['levels']} grids"
+                  + (", adaptive mesh" if p.get("growth") == "adaptive" else "")
+                  if p.get("time") == "continuous" else "")
+        return f"DMFT, {p.get('rule', '?')} rule ({sizes}){ladder}"
     return f"simulation, d={p.get('d', '?')}, {p.get('seeds', '?')} seeds"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -250,3 +251,48 @@ def _one_line_error(err: str) -> bool:
     """main's CLI error format: one line ``quaddmft: error: ...`` after any warnings, no traceback."""
     lines = [line for line in err.strip().splitlines() if not line.startswith("quaddmft: warning: ")]
     return len(lines) == 1 and lines[0].startswith("quaddmft: error: ")
+
+
+def test_continuous_time_from_the_command_line(tmp_path, capsys):
+    """--time continuous (adaptive mesh) reaches qd.solve: the same curves as the library call,
+    its parameters in the JSON, the plot titled for eta -> 0; a TOML config says the same."""
+    js, png = tmp_path / "c.json", tmp_path / "c.png"
+    argv = ["solve", "--schedule", "gd", "--t-max", "6", "--time", "continuous", "--growth",
+            "adaptive", "--step", "0.4", "--levels", "2", "--resolution", "1"]
+    code, out, err = run([*argv, "--json", js, "--plot", png, "--no-progress"], capsys)
+    assert code == 0, err
+    data = check_json(js, "_err")
+    p = data["params"]
+    assert (p["time"], p["growth"], p["levels"], p["step"]) == ("continuous", "adaptive", 2, 0.4)
+    assert p["adapted_mesh"]["steps"] == len(data["t"]) - 1
+    check_png(png)
+    problem = qd.Problem(qd.TwoCluster(2.0, 0.5), "logistic", R=0.01)
+    direct = qd.solve(problem, t_max=6.0, rule=qd.Quadrature(resolution=1),
+                      time=qd.ContinuousTime(step=0.4, levels=2, growth="adaptive"))
+    np.testing.assert_array_equal(data["gen_error"], direct.gen_error)
+    config = tmp_path / "c.toml"
+    config.write_text('schedule = "gd"\nt-max = 6.0\ntime = "continuous"\ngrowth = "adaptive"\n'
+                      'step = 0.4\nlevels = 2\nresolution = 1\n')
+    code, _, err = run(["solve", "--config", config, "--json", tmp_path / "t.json"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "t.json").read_text())["gen_error"] == data["gen_error"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--time", "continuous", "--eta", "0.1"], "eta is the learning rate of discrete time"),
+    (["--time", "continuous", "--growth", "fast"], "growth must be .* 'adaptive'"),
+    (["--time", "continuous", "--stability", "2"], "stability"),
+    (["--time", "continuous", "--growth", "adaptive", "--schedule", "persistent"],
+     "graded mesh .* deterministic selection"),
+    (["--time", "sideways"], "unknown time 'sideways'"),
+])
+def test_continuous_time_bad_options_exit_2(argv, message, capsys):
+    code, _, err = run(["solve", "--t-max", "1", *argv], capsys)
+    assert code == 2
+    assert re.search(message, err), err
+
+
+def test_time_options_in_discrete_time_are_reported_unused(capsys):
+    code, _, err = run(["solve", "--schedule", "gd", *TINY_SOLVE, "--step", "0.3", "--levels",
+                        "4", "--no-progress"], capsys)
+    assert code == 0 and "ignored (not used by this model/schedule/rule): levels, step" in err

@@ -438,3 +438,12 @@ def test_models_of_issue_14_are_refused_by_from_objects():
         with pytest.raises(qd.ParameterError, match=f"{name}.*not supported by sweeps"):
             qd.SweepGrid.from_objects(problem, qd.FullBatch(), eta=0.2, t_max=1.0,
                                       over={"lam": [0.0, 0.1]})
+
+
+def test_continuous_time_points_are_refused_before_any_work():
+    """A sweep runs discrete time (its dataset has one eta grid per point): time = continuous is
+    refused by name when the grid is built, before a cluster starts."""
+    grid = qd.SweepGrid(fixed={"schedule": "gd", "t_max": 0.4, "time": "continuous"},
+                        over={"lam": [0.0, 0.1]})
+    with pytest.raises(qd.ParameterError, match="a sweep runs discrete time"):
+        grid.build_all()
