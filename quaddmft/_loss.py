@@ -110,6 +110,9 @@ class Loss:
     # Upper bound of l'' (Lambda'' for the linear activation): the curvature that sets the
     # stability limit of gradient descent (quaddmft.testing.stability_limit).
     curvature_bound = 1.0
+    # Is Lambda'' continuous? The squared hinge's jumps at the margin 1; the modal fixed point of
+    # ``Quadrature`` needs a continuous map (rules/quadrature.py ``Quadrature.modal``).
+    smooth_curvature = True
 
     def terms(self, y, r, *, activation_code=ACT_LINEAR, L=0.0):
         """Vectorised (Lambda, Lambda', Lambda'') at arrays y, r (broadcast); shape (3, *shape).
@@ -188,6 +191,7 @@ class Hinge2(Loss):
     code = _LOSS_SQUARED_HINGE
     name = "squared-hinge"
     convex_margin = True
+    smooth_curvature = False
 
 
 LOSSES = {"logistic": Logistic(), "square": Square(), "squared-hinge": Hinge2()}

@@ -5,6 +5,7 @@ Its exactness on the square loss (Marchenko-Pastur) is also part of the contract
 in ``test_rule_contract.py``.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -295,3 +296,20 @@ def test_a_custom_ladder_that_does_not_refine_a_component_warns():
         qd.Resolution(level=4, n_h0=16, max_modes=6, mode_costs=(1.0, 1.5))))
     with pytest.warns(RuntimeWarning, match="do not refine level \\(with mode_costs\\)"):
         shared_leading.rungs(TWO_CLUSTER, gd, 10)
+
+
+def test_default_rule_solves_the_squared_hinge():
+    """The squared hinge's Lambda'' jumps at the margin: the modal fixed point cycled there
+    (ConvergenceError at t <= 10 under GD), so the rule takes its causal sweep for such losses.
+    The default then solves t <= 10, and its refinement estimate covers the distance to a QMC
+    reference (plus three of the reference's standard errors) at every time."""
+    problem = dataclasses.replace(TWO_CLUSTER, loss="squared-hinge")
+    chain = qd.FullBatch().chain(0.2)
+    assert not qd.Quadrature().modal(problem, chain, 50)
+    assert qd.Quadrature().modal(TWO_CLUSTER, chain, 50)
+    res = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=10.0)
+    ref = qd.solve(problem, qd.FullBatch(), eta=0.2, t_max=10.0,
+                   rule=qd.QMC(n_points=1024, n_h0=8, n_replicates=8, seed=3))
+    for name in ("m", "C", "gen_error", "train_loss"):
+        gap = np.abs(getattr(res, name) - getattr(ref, name))
+        assert np.all(gap <= getattr(res, f"{name}_err") + 3 * getattr(ref, f"{name}_err")), name

@@ -229,8 +229,12 @@ class Quadrature(RefinedRule):
         paths s(0..K-1) are few enough to be enumerated (s(K) never enters: row K uses its
         conditional expectation). Never under Langevin noise: its white part gives C_perp a
         slowly decaying KL spectrum (an Ornstein-Uhlenbeck-like covariance), which a few modes
-        do not capture (docs/theory.md eq. 8.8)."""
-        if problem.temperature > 0.0:
+        do not capture (docs/theory.md eq. 8.8). Never for a loss whose Lambda'' jumps (the
+        squared hinge): on a fixed node set the map C_perp -> C_perp then changes by whole node
+        weights as nodes cross the kink, and its fixed point iteration cycles instead of
+        converging (measured: Fig. 1 GD, t <= 10, rung 1: changes 0.06-0.08 after 300
+        iterations); the causal sweep has no fixed point to find."""
+        if problem.temperature > 0.0 or not problem.loss.smooth_curvature:
             return False
         return chain.deterministic or 2**K <= self.max_enumerated_paths
 
