@@ -159,9 +159,10 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
     for index, resolution in enumerate(rungs):
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
-        # Coarse correction against the first rung (``Quadrature.coarse_correction``).
-        coarse = (rungs[0] if modal and index > 0 and getattr(rule, "coarse_correction", False)
-                  else None)
+        # Coarse correction against the first rung solved (``Quadrature.coarse_correction``;
+        # not one skipped after a divergence).
+        corrected = modal and indices and getattr(rule, "coarse_correction", False)
+        coarse = rungs[indices[0]] if corrected else None
         try:
             sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history,
                           momentum, tracker, coarse=coarse)
