@@ -186,10 +186,10 @@ class Quadrature(RefinedRule):
     (``_fixed_point.coarse_corrected``: each sweep of the rung followed by the first rung's
     fixed point shifted by their difference) instead of Anderson on their own sweeps: the same
     fixed point in fewer fine sweeps (Fig. 1 GD, K = 500: ``DIRECT_RUNG`` in 4 instead of 6 from
-    rung 0's fixed point, to a relative change of 1e-7). False (the default) keeps the
+    rung 0's fixed point, to a relative change of 5e-7). False (the default) keeps the
     iteration, and so every array, as before. With ``ladder=DIRECT_LADDER, resolution=1,
-    fixed_point_tol=0.1`` it reaches t <= 100 (K = 500) to 3.1e-7 in 47-49 s of CPU, 1.05-1.07x
-    the default rung 1 (4.7e-6) in the same process (docs/precision.md).
+    fixed_point_tol=0.5`` it reaches t <= 100 (K = 500) to 3.1e-7 in 46 s of CPU, 1.05x the
+    default rung 1 (4.7e-6) in the same process (docs/precision.md).
 
     Examples
     --------
