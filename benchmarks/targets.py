@@ -136,7 +136,7 @@ def deterministic_part(specs, reference_path, external=()):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--deterministic", nargs="*", default=["gd-t10:1,2", "gd-t50:1", "gd-t100:1"],
+    parser.add_argument("--deterministic", nargs="*", default=["gd-t10:1,2", "gd-t50:1", "gd-t100:1,direct"],
                         help="part 1: CASE:RUNGS items, CASE in " + ", ".join(DETERMINISTIC)
                         + "; a rung is a number or one of " + ", ".join(CONFIGURATIONS))
     parser.add_argument("--external", nargs=2, action="append", default=[], metavar=("CASE", "PATH"),
