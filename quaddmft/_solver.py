@@ -33,7 +33,7 @@ from ._causal import causal_sweep
 from ._continuous import (ADAPT_CURVES, TIME_MODELS, ContinuousTime, adapt_mesh, extrapolate,
                           refine_two_time)
 from ._errors import DivergenceError, ErrorKind, ParameterError, UnresolvedSelectionError, choose
-from ._fixed_point import anderson
+from ._fixed_point import anderson, coarse_corrected
 from ._inputs import check_run, horizon
 from ._observables import CURVES, KERNELS, mean_and_standard_error
 from ._progress import Progress
@@ -86,9 +86,10 @@ def _indefinite_note(what: str, index: int) -> str:
             f"beyond are unreliable beyond their error estimate; use more points")
 
 
-def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
-              momentum, tracker=None):
-    """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``."""
+def _evaluator(rule: RefinedRule, problem, chain, eta, K, resolution, momentum, tracker):
+    """The map C_perp -> sweep(nodes(KL(C_perp))).C_perp of one rung, on the lower triangle,
+    in the form ``_fixed_point.anderson`` iterates (its change: the relative change of C_perp
+    and of Gamma since the previous evaluation)."""
     lower = np.tril_indices(K + 1)
     gamma_prev = [None]
 
@@ -107,19 +108,36 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
         record = {"n_modes": int(nodes.htilde_basis.shape[1]), "n_nodes": int(nodes.size)}
         return sweep.C_perp[lower], change, (sweep, nodes), record
 
+    return evaluate
+
+
+def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, history, label,
+              momentum, tracker=None, coarse=None):
+    """The fixed point C_perp = sweep(nodes(KL(C_perp))).C_perp of one rung, from ``start``:
+    Anderson on this rung's map, or with ``coarse`` (a coarser Resolution) by coarse
+    correction (``_fixed_point.coarse_corrected``, ``Quadrature.coarse_correction``)."""
+    lower = np.tril_indices(K + 1)
+    evaluate = _evaluator(rule, problem, chain, eta, K, resolution, momentum, tracker)
     options = rule.fixed_point
-    sweep, nodes = anderson(evaluate, start[lower], tol=options.tol, max_iter=options.max_iter,
-                            depth=options.anderson, history=history, label=label)
+    if coarse is None:
+        sweep, nodes = anderson(evaluate, start[lower], tol=options.tol,
+                                max_iter=options.max_iter, depth=options.anderson,
+                                history=history, label=label)
+    else:
+        sweep, nodes = coarse_corrected(
+            evaluate, _evaluator(rule, problem, chain, eta, K, coarse, momentum, tracker),
+            start[lower], tol=options.tol, max_iter=options.max_iter, depth=options.anderson,
+            history=history, label=label, coarse_label=f"{label} (coarse correction)")
     sweep.train_accuracy = sweep.accuracy(nodes, problem.mixture)
     return sweep
 
 
 def _rung(rule, problem, chain, eta, K, index, resolution, start, history, momentum, tracker,
-          strict=True):
+          strict=True, coarse=None):
     label = f"rung {index}"
     if start is not None:
         return _converge(rule, problem, chain, eta, K, resolution, start, history, label, momentum,
-                         tracker)
+                         tracker, coarse)
     nodes = rule.nodes(problem, chain, K, resolution)
     sweep = causal_sweep(problem, chain, eta, K, nodes, momentum=momentum, progress=tracker,
                          strict=strict)
@@ -142,9 +160,13 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
     for index, resolution in enumerate(rungs):
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
+        # Coarse correction against the first rung solved (``Quadrature.coarse_correction``;
+        # not one skipped after a divergence).
+        corrected = modal and indices and getattr(rule, "coarse_correction", False)
+        coarse = rungs[indices[0]] if corrected else None
         try:
             sweep = _rung(rule, problem, chain, eta, K, index, resolution, start, history,
-                          momentum, tracker)
+                          momentum, tracker, coarse=coarse)
         except DivergenceError as exc:
             # A coarse node set can blow up where the dynamics does not (measured: 512-2048
             # Sobol' paths, three-cluster Persistent-SGD, validation/report_notes.md), or stop

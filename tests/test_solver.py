@@ -124,10 +124,10 @@ def _diverging_rungs(monkeypatch, diverging):
     import quaddmft._solver as solver
     real = solver._rung
 
-    def rung(rule, problem, chain, eta, K, index, *args):
+    def rung(rule, problem, chain, eta, K, index, *args, **kwargs):
         if index in diverging and K >= 3:
             raise qd.DivergenceError(3, "|w|^2/d grew from 1 to 1e7 (injected)")
-        return real(rule, problem, chain, eta, K, index, *args)
+        return real(rule, problem, chain, eta, K, index, *args, **kwargs)
     monkeypatch.setattr(solver, "_rung", rung)
 
 
@@ -326,3 +326,36 @@ def test_a_sweep_beyond_the_memory_limit_is_refused_before_allocating():
                  max_memory=16 * 2**30)
     with pytest.raises(qd.ParameterError, match="max_memory"):
         qd.solve(TWO_CLUSTER, eta=0.2, t_max=2.0, max_memory=2**20)  # 1 MiB: too little
+
+
+def test_coarse_correction_converges_to_the_fine_fixed_point():
+    """``_fixed_point.coarse_corrected`` on linear maps: the fine map x -> A x + b and a coarse
+    one with a perturbed Jacobian and offset. The result is the fine fixed point (not the
+    coarse one), in a few fine evaluations: the iteration contracts by about
+    |(I - A_c)^-1 (A - A_c)| (measured 10 evaluations to 1e-12), where Picard on the fine map
+    alone (contraction 0.9) needs ~260."""
+    from quaddmft._fixed_point import coarse_corrected
+
+    rng = np.random.default_rng(3)
+    n = 12
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = q @ np.diag(np.linspace(-0.9, 0.9, n)) @ q.T
+    b = rng.standard_normal(n)
+    A_c, b_c = A + 0.02 * rng.standard_normal((n, n)) / np.sqrt(n), b + 0.1 * rng.standard_normal(n)
+    exact = np.linalg.solve(np.eye(n) - A, b)
+
+    def evaluator(M, v):
+        def evaluate(x):
+            g = M @ x + v
+            return g, np.abs(g - x).max() / np.abs(g).max(), g, {}
+        return evaluate
+
+    history = []
+    x = coarse_corrected(evaluator(A, b), evaluator(A_c, b_c), np.zeros(n), tol=1e-12,
+                         max_iter=20, depth=5, history=history, label="fine", coarse_label="coarse")
+    np.testing.assert_allclose(x, exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+    fine = [h for h in history if h["stage"] == "fine"]
+    assert len(fine) <= 12 and len(history) > len(fine)
+    with pytest.raises(qd.ConvergenceError):
+        coarse_corrected(evaluator(A, b), evaluator(A_c, b_c), np.zeros(n), tol=1e-12,
+                         max_iter=2, depth=5, history=[], label="fine", coarse_label="coarse")

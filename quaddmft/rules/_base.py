@@ -155,6 +155,8 @@ class RefinedRule(AveragingRule):
         if self.modal(problem, chain, K):
             depth = getattr(self, "anderson", 0)  # the rule's Anderson depth, if it has one
             held += 2 * (depth + 1) + 4 * depth + 5 + 1
+            if getattr(self, "coarse_correction", False):
+                held += 4  # the outer iterate, its image, the defect, the coarse Gamma
         return held
 
     @abstractmethod
