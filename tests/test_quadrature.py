@@ -351,3 +351,25 @@ def test_default_rule_solves_the_squared_hinge():
     for name in ("m", "C", "gen_error", "train_loss"):
         gap = np.abs(getattr(res, name) - getattr(ref, name))
         assert np.all(gap <= getattr(res, f"{name}_err") + 3 * getattr(ref, f"{name}_err")), name
+
+
+def test_estimate_window_grows_with_the_step_index():
+    """The estimate is max |rung 1 - rung 0| over +-max(window, ceil(window_fraction k)) steps
+    (brute force below): a difference that crosses zero slowly late in the run (here linearly
+    through k = 400) keeps an estimate of its value 5% of k away, not the ~0 of +-2 steps."""
+    K = 500
+    k = np.arange(K + 1)
+    base = {name: np.zeros(K + 1) for name in CURVES}
+    rung1 = {name: 1e-6 * (k - 400.0) / 100.0 for name in CURVES}
+    rule = qd.Quadrature()
+    est = rule.estimate([base, rung1], TWO_CLUSTER, qd.FullBatch().chain(0.2), K)["gen_error"]
+    half = np.maximum(2, np.ceil(0.05 * k).astype(int))
+    diff = np.abs(rung1["gen_error"])
+    brute = np.array([diff[max(0, i - h): i + h + 1].max() for i, h in zip(k, half)])
+    np.testing.assert_array_equal(est, brute)
+    assert est[400] == pytest.approx(1e-6 * 20 / 100)
+    fixed = qd.Quadrature(window_fraction=0.0).estimate([base, rung1], TWO_CLUSTER,
+                                                         qd.FullBatch().chain(0.2), K)
+    assert fixed["gen_error"][400] == pytest.approx(1e-6 * 2 / 100)
+    with pytest.raises(qd.ParameterError, match="window_fraction"):
+        qd.Quadrature(window_fraction=1.5)
