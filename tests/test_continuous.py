@@ -456,10 +456,10 @@ def test_a_coarse_rung_skipped_after_a_divergence_keeps_the_ladder_aligned(monke
     import quaddmft._solver as solver
     real = solver._rung
 
-    def rung(rule, problem, chain, eta, K, index, *args):
+    def rung(rule, problem, chain, eta, K, index, *args, **kwargs):
         if index == 0:
             raise qd.DivergenceError(3, "|w|^2/d grew from 1 to 1e7 (injected)")
-        return real(rule, problem, chain, eta, K, index, *args)
+        return real(rule, problem, chain, eta, K, index, *args, **kwargs)
     monkeypatch.setattr(solver, "_rung", rung)
     res = qd.solve(PURE_NOISE, t_max=1.0, time=ContinuousTime(step=0.1, levels=3),
                    rule=qd.Quadrature(resolution=2, fixed_point_tol=1e-6))
