@@ -230,6 +230,11 @@ class MeshFit:
         return {"growth": self.growth, "max_step": self.max_step, "misfit": self.misfit,
                 "steps": self.steps, "pilot_steps": self.pilot_steps}
 
+    def describe(self) -> str:
+        mesh = ("uniform" if self.growth is None else f"growth {self.growth:.4g}, max_step "
+                + ("none" if self.max_step is None else f"{self.max_step:.4g}"))
+        return f"adaptive mesh: {mesh}, {self.steps} coarse steps (pilot: {self.pilot_steps})"
+
 
 def _relative_steps(t, growth, cap):
     """g(t) of eq. 9.2 for arrays of growths (rows) at times t (columns)."""
@@ -273,8 +278,7 @@ def adapt_mesh(t, curves: dict, curvature, *, step: float, lam: float, alpha: fl
     misfit, growth, cap = best
     if growth is None or cap == 1.0:  # nothing may grow (or nothing fits): the uniform mesh
         growth, cap, misfit = None, None, float(np.sum(np.log(target) ** 2))
-    fitted = (np.ones_like(inner) if growth is None else
-              _relative_steps(inner, [growth], cap if cap is not None else np.inf)[0])
+    fitted = np.ones_like(inner) if growth is None else _relative_steps(inner, [growth], cap)[0]
     cap_step = None if cap is None or cap == np.inf else cap * step
     u_max = float(mesh_parameter(t[-1], growth, None if cap_step is None else cap))
     return MeshFit(growth=growth, max_step=cap_step, t=t, target=target, fitted=fitted,

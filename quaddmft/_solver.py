@@ -548,9 +548,7 @@ def _solve_continuous(problem, schedule, eta, t_max, rule, momentum, model, prog
                                                           progress, grids)
     if fit is not None:
         params = {**params, "growth": "adaptive", "adapted_mesh": fit.params()}
-        message = (f"adaptive mesh (pilot of {fit.pilot_steps} steps: growth {fit.growth:.4g}, "
-                   f"max_step {fit.max_step}); {message}" if fit.growth is not None else
-                   f"adaptive mesh (pilot of {fit.pilot_steps} steps: uniform); {message}")
+        message = f"{fit.describe()}; {message}"
     return DMFTResult(t=t, params=params, error_kind=ErrorKind.EXTRAPOLATION, message=message,
                       history=history, wall_time=_clock() - began, **fields)
 
@@ -573,8 +571,6 @@ def _adapt(problem, schedule, model: ContinuousTime, t_max, progress, max_memory
                      alpha=problem.mixture.alpha, stability=model.stability,
                      max_step=model.max_step)
     if progress:
-        sys.stderr.write(f"quaddmft continuous: adaptive mesh from a pilot of {t.size - 1} steps "
-                         f"({pilot.wall_time:.1f} s): growth {fit.growth}, max_step "
-                         f"{fit.max_step}, {fit.steps} coarse steps\n")
+        sys.stderr.write(f"quaddmft continuous: {fit.describe()}; pilot {pilot.wall_time:.1f} s\n")
     return model.adapted(fit), fit
 
