@@ -17,7 +17,8 @@ Storage O(n r log n) and a matrix-vector product O(n r log n) instead of O(n^2),
 block rank; a zero block (the upper half of a lower-triangular kernel) costs nothing.
 
 ``HODLR.from_dense`` builds the form from a dense matrix (O(n^3) through block SVDs: a tool to
-measure and to store, not yet a part of the sweep, see docs/performance.md);
+measure and to store, not a part of the sweep: on graded meshes the dense kernels are ~4% of a
+solve's memory, docs/performance.md);
 ``kernel_compression`` measures every two-time kernel of a result.
 """
 
