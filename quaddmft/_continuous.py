@@ -45,6 +45,7 @@ WINDOW = 2
 # may reach, and the growth of the pilot mesh in units of the coarse step.
 STABILITY = 0.25
 PILOT_GROWTH = 25.0
+MIN_PILOT_STEPS = 8
 
 __all__ = ["ContinuousTime", "Extrapolation", "MeshFit", "adapt_mesh", "ADAPT_CURVES", "local_error_density", "stable_steps", "windowed_max",
            "WINDOW", "STABILITY", "PILOT_GROWTH", "TIME_MODELS", "mesh_time", "mesh_parameter", "richardson",
@@ -214,7 +215,8 @@ def local_error_density(t: np.ndarray, curves: dict) -> np.ndarray:
 class MeshFit:
     """The graded mesh (eq. 9.2) that ``adapt_mesh`` chose: ``growth`` (None: uniform) and
     ``max_step`` (None: no cap), the pilot's grid ``t``, the ``target`` relative steps at its
-    interior points, the fitted ones (``fitted``), their rms log misfit, and the coarse steps
+    interior points, the fitted ones (``fitted``), their rms log misfit (None: the pilot was too
+    short to fit), and the coarse steps
     of the chosen mesh against the pilot's (``steps``, ``pilot_steps``)."""
 
     growth: float | None
@@ -222,7 +224,7 @@ class MeshFit:
     t: np.ndarray
     target: np.ndarray
     fitted: np.ndarray
-    misfit: float
+    misfit: float | None
     steps: int
     pilot_steps: int
 
@@ -233,6 +235,8 @@ class MeshFit:
     def describe(self) -> str:
         mesh = ("uniform" if self.growth is None else f"growth {self.growth:.4g}, max_step "
                 + ("none" if self.max_step is None else f"{self.max_step:.4g}"))
+        if self.pilot_steps < MIN_PILOT_STEPS:
+            mesh += f" (a pilot of fewer than {MIN_PILOT_STEPS} steps is too short to adapt)"
         return f"adaptive mesh: {mesh}, {self.steps} coarse steps (pilot: {self.pilot_steps})"
 
 
@@ -244,7 +248,8 @@ def _relative_steps(t, growth, cap):
 
 def adapt_mesh(t, curves: dict, curvature, *, step: float, lam: float, alpha: float,
                stability: float = STABILITY, max_step: float | None = None) -> MeshFit:
-    r"""The graded mesh for a ladder, from a pilot solve on the grid ``t`` (eq. 9.8).
+    r"""The graded mesh for a ladder, from a pilot solve on the grid ``t`` (eq. 9.8); the uniform
+    mesh when the pilot has fewer than ``MIN_PILOT_STEPS`` steps (a horizon of a few steps).
 
     Steps equidistributing the local error: with Euler's local error per unit time
     eta(t) q(t) / 2 (q: ``local_error_density`` of the pilot's ``curves``), the fewest steps
@@ -257,9 +262,11 @@ def adapt_mesh(t, curves: dict, curvature, *, step: float, lam: float, alpha: fl
     those that respect the bounds there: t_g on 241 log-spaced values from step/4 to 100 t_max,
     c on 121 from 1 to 1e6 (or max_step/step) and c = infinity without a max_step."""
     t = np.asarray(t, dtype=float)
-    if t.size < 4:
-        raise ParameterError(f"an adaptive mesh needs a pilot of at least 3 steps, got {t.size - 1}")
     inner = t[1:-1]
+    if t.size - 1 < MIN_PILOT_STEPS:  # too few times to fit a mesh: the uniform one, said so
+        return MeshFit(growth=None, max_step=None, t=t, target=np.ones_like(inner),
+                       fitted=np.ones_like(inner), misfit=None,
+                       steps=max(1, math.ceil(t[-1] / step - 1e-9)), pilot_steps=t.size - 1)
     q = np.maximum(local_error_density(t, curves), 1e-300)
     bound = np.maximum(stable_steps(np.asarray(curvature)[1:-1], lam, alpha, stability) / step, 1.0)
     target = np.minimum(np.sqrt(q[0] / q), bound)

@@ -234,6 +234,17 @@ def test_adapt_mesh_is_uniform_without_room_and_respects_max_step():
     assert np.all(capped.fitted <= 5 * (1 + 1e-12))
 
 
+def test_a_pilot_too_short_to_adapt_gives_the_uniform_mesh_and_says_so():
+    """t = 0.6 at step 0.2: a pilot of 3 steps cannot fit two parameters; the ladder runs on the
+    uniform mesh of the given step, and the message and params say why."""
+    res = qd.solve(FIG1, t_max=0.6, time=ContinuousTime(step=0.2, growth="adaptive"),
+                   rule=qd.Quadrature(resolution=1))
+    mesh = res.params["adapted_mesh"]
+    assert mesh["growth"] is None and mesh["pilot_steps"] == 3 and res.t.size == 4
+    assert "too short to adapt" in res.message
+    np.testing.assert_allclose(np.diff(res.t), 0.2, rtol=1e-12)
+
+
 def test_adaptive_mesh_reaches_the_limit_with_fewer_steps():
     """Fig. 1 GD to t = 20: the adaptive ladder (step 0.4) against a finer fixed ladder (step 0.2,
     growth 10): within the sum of their estimates at t >= 2 (the reference interpolated, cubic)
