@@ -47,9 +47,10 @@ STABILITY = 0.25
 PILOT_GROWTH = 25.0
 MIN_PILOT_STEPS = 8
 
-__all__ = ["ContinuousTime", "Extrapolation", "MeshFit", "adapt_mesh", "ADAPT_CURVES", "local_error_density", "stable_steps", "windowed_max",
-           "WINDOW", "STABILITY", "PILOT_GROWTH", "TIME_MODELS", "mesh_time", "mesh_parameter", "richardson",
-           "extrapolate", "refine_two_time"]
+__all__ = ["ContinuousTime", "Extrapolation", "MeshFit", "adapt_mesh", "ADAPT_CURVES",
+           "local_error_density", "stable_steps", "windowed_max", "WINDOW", "STABILITY",
+           "PILOT_GROWTH", "MIN_PILOT_STEPS", "TIME_MODELS", "mesh_time", "mesh_parameter",
+           "richardson", "extrapolate", "refine_two_time"]
 
 
 def mesh_parameter(t, growth: float | None, cap: float | None):
@@ -345,14 +346,29 @@ def extrapolate(values: list) -> Extrapolation:
                          weights=weights, orders=orders)
 
 
-def windowed_max(x: np.ndarray, window: int) -> np.ndarray:
-    """max of ``x`` over +-``window`` neighbours along the first axis (time): the difference of
-    two tableau entries crosses zero at times where the error does not."""
-    if window == 0 or x.ndim == 0:
+def windowed_max(x: np.ndarray, window) -> np.ndarray:
+    """max of ``x`` over +-``window`` neighbours along the first axis (time), the window clipped at
+    the ends: the difference of two tableau entries crosses zero at times where the error does
+    not. ``window``: an int, or one half-width per index of the first axis (the estimate of
+    ``Quadrature``, whose window grows with the step index). A sparse table of maxima over
+    power-of-two spans answers every window with two of its entries (exact: a max)."""
+    x = np.asarray(x)
+    if x.ndim == 0 or np.all(np.asarray(window) == 0):
         return x
-    padded = np.pad(x, [(window, window)] + [(0, 0)] * (x.ndim - 1), mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * window + 1, axis=0)
-    return windows.max(axis=-1)
+    n = x.shape[0]
+    k = np.arange(n)
+    half = np.broadcast_to(np.asarray(window, dtype=int), (n,))
+    lo, hi = np.maximum(k - half, 0), np.minimum(k + half, n - 1)
+    table = [x]
+    while 2 ** len(table) <= n:
+        span = 2 ** (len(table) - 1)
+        table.append(np.maximum(table[-1][:-span], table[-1][span:]))
+    level = np.floor(np.log2(hi - lo + 1)).astype(int)
+    out = np.empty_like(x)
+    for j in np.unique(level):
+        at = level == j
+        out[at] = np.maximum(table[j][lo[at]], table[j][hi[at] - 2**j + 1])
+    return out
 
 
 def _cubic_midpoints(x: np.ndarray, axis: int) -> np.ndarray:

@@ -560,9 +560,8 @@ def _adapt(problem, schedule, model: ContinuousTime, t_max, progress, max_memory
     rule), its curves and curvature fitted by ``_continuous.adapt_mesh``. Returns the model
     with the chosen mesh and the fit. DivergenceError if the pilot diverges."""
     t = model.pilot().grids(t_max)[0]
-    with threadpool_limits(limits=1, user_api="blas"):
-        pilot = _solve_discrete(problem, schedule, np.diff(t), None, Quadrature(resolution=1),
-                                None, False, max_memory)
+    pilot = _solve_discrete(problem, schedule, np.diff(t), None, Quadrature(resolution=1), None,
+                            False, max_memory)  # (one BLAS thread inside, as every solve)
     if pilot.status == Status.DIVERGED:
         raise DivergenceError(pilot.t.size, f"the pilot of the adaptive mesh diverged ("
                               f"{pilot.message}); use a smaller step than {model.step}")
