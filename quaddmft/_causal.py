@@ -15,6 +15,8 @@ are solved exactly (up to the averaging rule) by marching k = 0..K once. Each st
        mu(k)       = alpha < s(k) Lambda'(r(k)) (c + sqrt(Delta) h0) >,
    with s(k) replaced by its conditional expectation given s(k-1) (``_March._kernel_rows``),
    and the observables e(k) = alpha <Lambda(r(k))>, a(k) = <[y phi(r(k)) > 0]> (eq. 4.4),
+   (with a ``selector`` on the nodes, s(k) itself is drawn between steps 2 and 3:
+   ``_selection.SortedSelection``),
 4. the weight-side step (``WeightSide.advance``, or its momentum and spherical variants built
    by ``_weights.weight_side``; nothing for ``FrozenWeights``, the observer pass of
    ``observe``).
@@ -238,8 +240,20 @@ class _March:
         self.M_C[: k + 1, k] = self.M_C[k, : k + 1]
         self.mu[k] = alpha * (wg @ self.projection)
 
+    def _select(self, k: int) -> None:
+        """s(k) of every node, drawn by the node set's selector against the state at step k
+        (r(k) depends on s(0..k-1) only, and step k has used s(k) only in the columns k of grad
+        and curv, which are set here)."""
+        buffers = self.buffers
+        feedback = buffers.grad[:, :k] @ self.node_R[k, :k]
+        self.nodes.selector.choose(k, self.nodes.s, feedback, buffers.d1)
+        buffers.grad[:, k] = self.nodes.s[:, k] * buffers.d1
+        buffers.curv[:, k] = self.nodes.s[:, k] * buffers.d2
+
     def step(self, k: int) -> None:
         newest_sd = self._advance_nodes(k)
+        if self.nodes.selector is not None:
+            self._select(k)
         alpha = self.problem.alpha
         w, buffers = self.nodes.weight, self.buffers
         self._kernel_rows(k)

@@ -6,7 +6,8 @@
   innovations of xi and the selection uniforms; replicates give a standard error.
 * ``Quadrature`` (``quadrature.py``, the default): deterministic, on a ladder of resolutions --
   Karhunen-Loeve modes of C_perp on a sparse Gauss-Hermite grid (full-batch GD, short horizons
-  with every selection path), or one fixed Sobol' set; its error is estimated by refinement.
+  with every selection path), or one fixed Sobol' set with the selection drawn by the sweep
+  against the nodes' state (array-RQMC); its error is estimated by refinement.
 
 ``RULES`` maps the names of the command line and TOML files to the classes; ``rule_from_params``
 rebuilds a rule from the ``params()`` stored in a result.

@@ -67,6 +67,9 @@ class NodeSet:
     # modes of C_perp); None: xi by the causal Cholesky factor of the M_C being built
     # (innovations are i.i.d. standard normals) and htilde by eq. 3.2.
     htilde_basis: np.ndarray | None = None
+    # Selection paths drawn by the sweep itself, step by step against the nodes' state
+    # (``_selection.SortedSelection``); ``s`` is then filled as the sweep goes. None: ``s`` is given.
+    selector: object | None = None
 
     @property
     def size(self) -> int:
