@@ -109,13 +109,13 @@ def cases(quick=False):
              [mc(1024), mc(4096), mc(16384), qmc_rule(64), qmc_rule(256), qmc_rule(1024),
               old_qmc(64), old_qmc(256), old_qmc(1024), quad(), quad(2)]),
         # reference: rung 4 of the path ladder (8192 Sobol' points x 8 h0 nodes, its estimate 3x
-        # the larger of its last two refinement differences); a QMC reference as accurate
-        # (3 s.e. < 1e-5) would cost ~100x the old default. Rows at the sizes a loaded 2-core
-        # machine affords in one run.
+        # the larger of its last two refinement differences), or with --external psgd-t20 the
+        # mean of independently scrambled and shifted 32768-point sets (docs/precision.md); a QMC
+        # reference as accurate (3 s.e. < 1e-5) would cost ~100x the old default.
         Case("psgd-t20", "Persistent-SGD b = 0.3, 1/tau = 0.6, t <= 20 (K = 100)", PSGD, 20.0,
              qd.Quadrature(resolution=4),
              [mc(1024), mc(4096), qmc_rule(64), qmc_rule(256), old_qmc(64), old_qmc(256), quad(1),
-              quad(), quad(3)]),
+              quad(), quad(3), quad(4), quad(5)]),
         # long horizons: sampling rules only at their cheapest sizes (the old default 256 x 8 x 16
         # costs ~100 s at K = 250); equal-time errors below their range are extrapolated with
         # slope -1/2, which underestimates a QMC rule's error at fewer points (conservative).

