@@ -3,18 +3,12 @@ docs/theory.md eq. 3.13): each node's path has the chain's law, nodes in nearby 
 selected in the chain's proportion, and the solver's error falls below that of selection
 uniforms fixed in advance."""
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from scipy.stats import qmc
 
 import quaddmft as qd
-from quaddmft._observables import h0_layout
-from quaddmft._quadrature import tensor_product
-from quaddmft._selection import SortedSelection, sample_paths
-from quaddmft.rules import NodeSet
-from quaddmft.rules._base import normals_from_uniforms
+from quaddmft._selection import SortedSelection, _z_order
 from quaddmft.rules.quadrature import Quadrature, Resolution
 from catalogue import PERSISTENT, TWO_CLUSTER
 
@@ -80,7 +74,6 @@ def test_nodes_in_nearby_states_are_selected_in_proportion():
     s[:, 0] = rng.random(2 * n) < 0.3
     feedback, gradient = rng.standard_normal(2 * n), rng.standard_normal(2 * n)
     selector.choose(1, s, feedback, gradient)
-    from quaddmft._selection import _z_order
     ranks = lambda x: np.argsort(np.argsort(x, kind="stable"), kind="stable") / x.size
     key = _z_order(ranks(feedback), ranks(gradient))
     for block in range(2):
@@ -105,22 +98,22 @@ def test_bad_layout_is_refused(n_inner, n_nodes, paired):
         SortedSelection(CHAINS["sgd"], n_nodes, n_inner, paired, 0)
 
 
-@dataclass(frozen=True)
-class FixedUniformPaths(Quadrature):
-    """The causal rung with selection paths from Sobol' uniforms fixed in advance (the rule
-    before eq. 3.13): the coordinates in time order h(0), s(0), z(0), s(1), ..."""
+# C(t) at t = 2.0, 2.2, 2.4 of golden d08 as recorded before eq. 3.13 (commit f804b92).
+BEFORE_D08_C = [0.007172570007570355, 0.006950067238004733, 0.006737624727920692]
 
-    def _causal_nodes(self, problem, chain, K, resolution):
-        n = resolution.n_points
-        sobol = qmc.Sobol(d=2 * K + 2, scramble=True, seed=np.random.default_rng(self.seed)).random(n)
-        normals = normals_from_uniforms(sobol[:, np.concatenate([[0], 2 + 2 * np.arange(K)])])
-        paths = sample_paths(chain, sobol[:, 1 + 2 * np.arange(K + 1)])
-        labels = self._labels(problem, resolution)
-        weight, a = tensor_product((labels.weight(), labels.arrays()),
-                                   (np.full(n, 1.0 / n), {"h_init": normals[:, 0],
-                                                          "innovations": normals[:, 1:], "s": paths}))
-        return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-                       innovations=a["innovations"], s=a["s"], n_inner=n, **h0_layout(labels))
+
+def test_fixed_selection_reproduces_the_rule_before_bit_for_bit():
+    """``selection="fixed"`` is the causal rung as it was before eq. 3.13 (golden d08 as recorded
+    before the sorted selection: SGD b = 0.4, door model, t <= 2.4, rung 1)."""
+    problem = qd.Problem(qd.ThreeCluster(3.0, 0.05, 0.7), "logistic", lam=0.1, R=0.01,
+                         m0=qd.FiniteDStart(5000))
+    res = qd.solve(problem, qd.SGD(0.4), eta=0.2, t_max=2.4, rule=Quadrature(resolution=1, selection="fixed"))
+    np.testing.assert_array_equal(res.C[-3:], BEFORE_D08_C)
+
+
+def test_unknown_selection_is_refused():
+    with pytest.raises(qd.ParameterError, match="selection"):
+        Quadrature(selection="random")
 
 
 def test_sorted_paths_beat_fixed_uniforms_against_enumeration():
@@ -133,12 +126,12 @@ def test_sorted_paths_beat_fixed_uniforms_against_enumeration():
     assert "KL modes" in reference.message and reference.C_err.max() < 1e-6
     ladder = (Resolution(n_points=256, n_h0=8), Resolution(n_points=1024, n_h0=8))
     errors = {}
-    for rule in (Quadrature, FixedUniformPaths):
+    for selection in ("sorted", "fixed"):
         sup = [[np.abs(getattr(res, q) - getattr(reference, q)).max() for q in ("m", "C", "gen_error")]
-               for res in (qd.solve(TWO_CLUSTER, PERSISTENT, rule=rule(ladder=ladder, resolution=1,
-                                                                       seed=seed, max_enumerated_paths=0), **kw)
-                           for seed in range(3))]
-        errors[rule.__name__] = np.mean(sup, axis=0)
-    sorted_errors, fixed_errors = errors["Quadrature"], errors["FixedUniformPaths"]
+               for res in (qd.solve(TWO_CLUSTER, PERSISTENT, rule=Quadrature(
+                   ladder=ladder, resolution=1, seed=seed, max_enumerated_paths=0,
+                   selection=selection), **kw) for seed in range(3))]
+        errors[selection] = np.mean(sup, axis=0)
+    sorted_errors, fixed_errors = errors["sorted"], errors["fixed"]
     assert np.all(sorted_errors[:2] <= fixed_errors[:2] / 2), errors
     assert sorted_errors[2] <= fixed_errors[2], errors

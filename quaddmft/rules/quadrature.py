@@ -68,7 +68,7 @@ from .._errors import ParameterError, check_int, check_power_of_two, check_real
 from .._observables import CURVES, h0_layout
 from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak_refines,
                            smolyak_size, tensor_product)
-from .._selection import SortedSelection, path_probability
+from .._selection import SortedSelection, path_probability, sample_paths
 from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
 __all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "PATH_LADDER",
@@ -154,6 +154,8 @@ MODAL_LADDER = (
     Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64, mode_costs=ANISOTROPIC),
     Resolution(level=6, n_h0=40, max_modes=12, kl_tol=1e-14, n_points=64, mode_costs=ANISOTROPIC),
 )
+# How a Sobol' rung integrates a random selection (``Quadrature.selection``).
+SELECTIONS = ("sorted", "fixed")
 PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 
 # A fine rung reached directly from rung 0 (``DIRECT_LADDER``, for long GD horizons, with
@@ -194,7 +196,11 @@ class Quadrature(RefinedRule):
     rung 0's fixed point, to a relative change of 5e-7). False (the default) keeps the
     iteration, and so every array, as before. With ``ladder=DIRECT_LADDER, resolution=1,
     fixed_point_tol=0.5`` it reaches t <= 100 (K = 500) to 3.1e-7 in 46 s of CPU, 1.05x the
-    default rung 1 (4.7e-6) in the same process (docs/precision.md).
+    default rung 1 (4.7e-6) in the same process (docs/precision.md). ``selection``: how a Sobol'
+    rung integrates a random selection: ``"sorted"`` (the default) draws s(k) in the sweep,
+    stratified against the nodes' state (docs/theory.md eq. 3.13); ``"fixed"`` takes it from
+    uniforms fixed in advance on the Sobol' set (coordinates h(0), s(0), z(0), s(1), ...: the
+    rule before, kept for comparison; its error falls like N^-1/2).
 
     Examples
     --------
@@ -218,6 +224,7 @@ class Quadrature(RefinedRule):
     max_iter: int = 100
     anderson: int = 5
     coarse_correction: bool = False
+    selection: str = "sorted"
     name = "quadrature"
 
     def __post_init__(self):
@@ -249,6 +256,9 @@ class Quadrature(RefinedRule):
             raise ParameterError(f"coarse_correction must be True or False, got "
                                  f"{self.coarse_correction!r}")
         object.__setattr__(self, "coarse_correction", bool(self.coarse_correction))
+        if self.selection not in SELECTIONS:
+            raise ParameterError(f"selection must be one of {', '.join(SELECTIONS)}, got "
+                                 f"{self.selection!r}")
 
     def params(self) -> dict:
         out = super().params()
@@ -409,30 +419,38 @@ class Quadrature(RefinedRule):
         """Clusters x h0 (Gauss-Hermite) x one fixed Sobol' point set over (h(0), the innovations
         of xi in time order), as in ``QMC`` but deterministic: one scrambling, fixed by ``seed``.
         A random selection is drawn by the sweep itself, stratified against the nodes' state
-        (``_selection.SortedSelection``)."""
+        (``_selection.SortedSelection``), or with ``selection="fixed"`` from uniforms on the
+        Sobol' set (coordinates in time order h(0), s(0), z(0), s(1), ...: the early variables,
+        which every later step depends on, on the best-distributed coordinates)."""
         n = resolution.n_points
         # Antithetic pairs for mixtures with the w -> -w symmetry (see QMC): the node set is then
         # exactly symmetric and does not kick the symmetric state m = 0 itself.
         antithetic = problem.mixture.w_sign_symmetric
         n_sobol = n // 2 if antithetic else n
-        dim = 1 + K
+        fixed_paths = not chain.deterministic and self.selection == "fixed"
+        dim = 1 + K + (K + 1 if fixed_paths else 0)
         if dim > SOBOL_MAX_DIMENSION:
             raise ParameterError(f"the horizon K = {K} needs {dim} Sobol' dimensions, more than the "
                                  f"{SOBOL_MAX_DIMENSION} scipy provides; use a shorter horizon")
         sobol = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(self.seed)).random(n_sobol)
-        normals = normals_from_uniforms(sobol)
+        if fixed_paths:
+            normals = normals_from_uniforms(sobol[:, np.concatenate([[0], 2 + 2 * np.arange(K)])])
+            paths = sample_paths(chain, sobol[:, 1 + 2 * np.arange(K + 1)])
+        else:
+            normals = normals_from_uniforms(sobol)
+            paths = np.full((n_sobol, K + 1), 1.0 if chain.deterministic else 0.0)
         if antithetic:
             normals = np.concatenate([normals, -normals])
+            paths = np.concatenate([paths, paths])
         labels = self._labels(problem, resolution)
         weight, a = tensor_product(
             (labels.weight(), labels.arrays()),
-            (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:]}),
+            (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
         )
-        selector = None if chain.deterministic else SortedSelection(
+        selector = None if chain.deterministic or fixed_paths else SortedSelection(
             chain, weight.size, n, paired=antithetic, seed=self.seed)
-        s = np.ones((weight.size, K + 1)) if chain.deterministic else np.zeros((weight.size, K + 1))
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
-                       innovations=a["innovations"], s=s, n_inner=n, selector=selector,
+                       innovations=a["innovations"], s=a["s"], n_inner=n, selector=selector,
                        **h0_layout(labels))
 
 
