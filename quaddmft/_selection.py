@@ -16,6 +16,8 @@ Every process is a two-state Markov chain in discrete time k = 0, 1, ... with
 The map from uniforms to paths, ``sample_paths``, is shared by the simulator and the solver:
 s(k+1) = [u(k+1) < p(s(k))], so that with equal uniforms PersistentSGD(b, tau = eta/b) (q = 0)
 produces the very paths of SGD(b), and b = 1 produces s = 1 without consuming uniforms.
+``SortedSelection`` draws the paths of the default rule's Sobol' rungs inside the sweep instead,
+stratified against the nodes' state (array-RQMC, docs/theory.md eq. 3.13).
 """
 
 from __future__ import annotations
