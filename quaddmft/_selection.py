@@ -353,11 +353,12 @@ class SortedSelection:
     and the node of rank i gets u = (phi_2(i) + delta) mod 1, phi_2 the base-2 radical inverse
     (van der Corput) and delta a fixed shift per step and group: s(k) = [u < p(s(k-1))]. Each
     u is uniform over delta, so every node's path has the chain's law exactly; and any 2^a
-    consecutive ranks from a multiple of 2^a on get one u in each interval of length 2^-a, so nodes in similar states are
-    selected in the right proportion. Measured (Fig. 1 P-SGD b = 0.3, t <= 20, against 4 x
-    32768 nodes): the sup error of gen_error falls like N^-0.7 instead of the N^-0.5 of Sobol'
-    selection uniforms, 5-7x lower at 16384 nodes, and m and C 5-9x lower. The selections are
-    drawn once per sweep; a second sweep over the same nodes and kernels draws the same paths.
+    consecutive ranks from a multiple of 2^a on get one u in each interval of length 2^-a, so
+    nodes in similar states are selected in the right proportion. Measured (Fig. 1 P-SGD
+    b = 0.3, t <= 20, against 8 x 32768 Sobol' points; docs/precision.md): the sup error of
+    gen_error falls like N^-0.7 instead of the N^-0.5 of selection uniforms fixed on the Sobol'
+    set, 6x lower at 16384 points, and m and C 5-9x lower. The selections are drawn once per
+    sweep; a second sweep over the same nodes and kernels draws the same paths.
 
     ``paired``: the second half of each block is the antithetic partner of the first
     (``rules.Quadrature``) and takes its partner's path, so that the node set stays symmetric.
@@ -405,13 +406,14 @@ class SortedSelection:
             s[self.partners, k] = chosen
 
     def _sorted(self, x: np.ndarray) -> np.ndarray:
-        """The order of x, equal values in an order fixed by the random tie-break permutation
-        (numpy's default sort is deterministic, and 8x faster than its stable one: measured
-        1.6 ms against 12 ms for 131072 values)."""
+        """The order of x, equal values in an order decided by the random tie-break permutation
+        (the sort runs on x permuted by it; numpy's default sort is not stable but
+        deterministic, and 8x faster than its stable one: 1.6 ms against 12 ms for 131072
+        values)."""
         return self.tie_order[np.argsort(x[self.tie_order])]
 
     def _ranks(self, x: np.ndarray) -> np.ndarray:
-        """Ranks of x in [0, 1), equal values ordered by the fixed tie-break."""
+        """Ranks of x in [0, 1), equal values ordered as in ``_sorted``."""
         ranks = np.empty(x.size)
         ranks[self._sorted(x)] = np.arange(x.size) / x.size
         return ranks
