@@ -113,6 +113,9 @@ def _same(a, b) -> bool:
 # 3: the deterministic default rule and the conditional-expectation kernel rows (2026-12-01).
 #    356b8e9 (a coarse rung that diverges is skipped) changes only runs in which a coarse rung
 #    diverged: the one such curve (Fig. 3 left, P-SGD d = 5000) was recomputed, not the key bumped.
+# The rule's own params changed every Quadrature key twice since: ``window_fraction`` and
+# ``coarse_correction`` (the estimate's growing window), then ``selection`` (the selection drawn
+# in the sweep against the nodes' state, docs/theory.md eq. 3.13; 2026-12-01 night).
 SOLVER_VERSION = 3
 # 1: a rung whose node set turns M_C indefinite is skipped or replaced by a finer spare
 #    (UnresolvedSelectionError, 2026-12-01 evening); before, its sweep went on with a zeroed
