@@ -115,8 +115,13 @@ def test_ctrl_c_exits_130_with_one_line_and_writes_nothing(previous):
     running when the signal comes)."""
     argv = [sys.executable, "-m", "quaddmft", "solve", "--schedule", "gd", "--t-max", "100",
             "--rule", "qmc", "--json", str(previous), "--no-progress"]
+    # SIGINT back to its default in the child: a test process that ignores SIGINT (inherited
+    # from the shell that started it, or left so by an earlier test or library) passes SIG_IGN
+    # on, and Python then installs no KeyboardInterrupt handler. Seen once in a full run on a
+    # clean clone: the signal was lost, the solve ran to its end and exited 0.
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=Path(__file__).resolve().parents[1])
+                               cwd=Path(__file__).resolve().parents[1],
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(6.0)  # past the imports and the compilation, into the sweeps
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)
