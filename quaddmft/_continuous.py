@@ -150,6 +150,11 @@ class ContinuousTime:
         0.16 of the stability limit of the Fig. 1 GD case to t = 1000, docs/theory.md eq. 9.8)."""
         return dataclasses.replace(self, growth=PILOT_GROWTH * self.step)
 
+    def planned_grids(self, t_max: float) -> list[np.ndarray]:
+        """The grids known before any solve, for resource estimates: ``grids``, or for an adaptive
+        mesh those of its pilot (about the size of the mesh it chooses)."""
+        return (self.pilot() if self.adaptive else self).grids(t_max)
+
     def adapted(self, fit: "MeshFit") -> "ContinuousTime":
         """The mesh of the ladder chosen by ``adapt_mesh`` (its growth and cap)."""
         return dataclasses.replace(self, growth=fit.growth, max_step=fit.max_step)

@@ -283,7 +283,7 @@ def _check_continuous(problem, schedule, model: ContinuousTime, t_max, rule, mom
             f"a graded mesh (growth = {model.growth!r}) needs a deterministic selection (FullBatch()); "
             "Persistent-SGD runs on a uniform ladder (growth=None)")
     # An adaptive mesh is checked on its pilot's grids here and on its own after the pilot.
-    grids = (model.pilot() if model.adaptive else model).grids(t_max)
+    grids = model.planned_grids(t_max)
     # The resource estimate of every level (``_resources.check_solve``) before any starts.
     for t in grids:
         K = t.size - 1

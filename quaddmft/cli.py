@@ -394,7 +394,7 @@ def _announce_ladder(problem, schedule, kwargs) -> None:
     from .rules import Quadrature
 
     model = kwargs["time"]
-    grids = (model.pilot() if model.adaptive else model).grids(kwargs["t_max"])
+    grids = model.planned_grids(kwargs["t_max"])
     estimates = [check_solve(kwargs.get("rule") or Quadrature(), problem,
                              schedule.chain(float(np.diff(t).min())), t.size - 1,
                              kwargs.get("max_memory")) for t in grids]
