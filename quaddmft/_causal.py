@@ -245,8 +245,7 @@ class _March:
         (r(k) depends on s(0..k-1) only, and step k has used s(k) only in the columns k of grad
         and curv, which are set here)."""
         buffers = self.buffers
-        feedback = buffers.grad[:, :k] @ self.node_R[k, :k]
-        self.nodes.selector.choose(k, self.nodes.s, feedback, buffers.d1)
+        self.nodes.selector.choose(k, self.nodes.s, buffers.feedback, buffers.d1)
         buffers.grad[:, k] = self.nodes.s[:, k] * buffers.d1
         buffers.curv[:, k] = self.nodes.s[:, k] * buffers.d2
 

@@ -66,7 +66,7 @@ def step_inputs(draw, door, given=False):
         s=draw(hnp.arrays(np.float64, (N, K + 1), elements=st.sampled_from([0.0, 1.0]))),
     )
     R = np.tril(draw(matrices((K + 1, K + 1))), -1)
-    noise = draw(matrices((K + 1, K), -0.5, 0.5))
+    noise = np.tril(draw(matrices((K + 1, K), -0.5, 0.5)), -1)  # row k: B(k-1, i <= k-1)
     states = [StepState(draw(floats(-1.0, 1.0)), draw(floats(-1.0, 1.0)), draw(floats(0.0, 1.0)),
                         draw(st.sampled_from([0.0, 0.3]))) for _ in range(K + 1)]
     model = StepModel(loss.code, mixture.activation_code, mixture.L, delta, draw(floats(0.01, 0.5)),
@@ -80,8 +80,8 @@ def step_inputs(draw, door, given=False):
 @given(data=st.data())
 def test_effective_step_matches_reference_step(door, with_response, given, data):
     """Step by step k = 0..K, per-node response (``with_response``) or not, noise through the
-    causal rows or htilde given: xi, grad, curv, Lambda', Lambda'', loss, rbar and the response
-    row rho(k, .) of every node agree with the numpy twin."""
+    causal rows or htilde given: xi, grad, curv, Lambda', Lambda'', the feedback F(k), loss,
+    rbar and the response row rho(k, .) of every node agree with the numpy twin."""
     loss, mixture, model, nodes, R, noise, states = data.draw(step_inputs(door, given))
     N, K = nodes.size, R.shape[0] - 1
     R_T = np.ascontiguousarray(R.T)
@@ -100,6 +100,7 @@ def test_effective_step_matches_reference_step(door, with_response, given, data)
             break
         effective_step(k, model, states[k], R_T, noise_row, arrays, fast, with_response)
         assert_close(fast.xi[:, :k], slow.xi[:, :k], err_msg=f"xi, k={k}")
+        assert_close(fast.feedback, slow.feedback, err_msg=f"feedback, k={k}")
         assert_close(fast.grad[:, k], slow.grad[:, k], err_msg=f"grad, k={k}")
         assert_close(fast.curv[:, k], slow.curv[:, k], err_msg=f"curv, k={k}")
         assert_close(fast.d1, slow.d1, err_msg=f"Lambda', k={k}")
@@ -327,9 +328,7 @@ def _per_node_and_blocked_response(R, curv, k):
     state = StepState(0.3, 1.0, 1.0, 0.0)
     nodes = NodeArrays(np.ones(N), np.ones(N), np.zeros(N), np.zeros(N), np.zeros((N, k)),
                        np.ones((N, k + 1)))
-    buffers = SweepBuffers(np.zeros((N, k)), np.zeros((N, k + 1)), curv.copy(), per_node,
-                           np.empty(N), np.empty(N), np.empty(N), np.empty(N),
-                           np.zeros((N, k + 1), dtype=np.int64))
+    buffers = SweepBuffers.zeros(N, k)._replace(curv=curv.copy(), response=per_node)
     effective_step(k, model, state, R_T, np.zeros(k), nodes, buffers, True)
     blocks = ResponseBlocks(k, ResponseOptions())
     for j in range(k + 1):
