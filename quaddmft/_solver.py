@@ -157,7 +157,10 @@ def _refined(rule: RefinedRule, problem, chain, eta, K, tracker, momentum, start
         start = causal_sweep(problem, chain, eta, K, rule.nodes(problem, chain, K, rungs[0]),
                              momentum=momentum, accuracy=False).C_perp
     solved, errors, accepted, skipped, indices, unresolved = [], None, False, None, [], []
+    first = rule.first_rung(problem, chain, K)
     for index, resolution in enumerate(rungs):
+        if index < first:
+            continue
         if modal and starts and index < len(starts) and starts[index] is not None:
             start = starts[index]
         # Coarse correction against the first rung solved (``Quadrature.coarse_correction``;

@@ -18,7 +18,7 @@ import quaddmft as qd
 from quaddmft._observables import CURVES
 from quaddmft._quadrature import (gauss_hermite, karhunen_loeve, smolyak, smolyak_refines,
                                   smolyak_size, tensor_product)
-from quaddmft.rules.quadrature import DIRECT_LADDER, MODAL_LADDER
+from quaddmft.rules.quadrature import DIRECT_LADDER, MODAL_LADDER, PATH_LADDER
 from quaddmft.references import marchenko_pastur_square_loss
 from catalogue import GD, PERSISTENT, SGD_04, THREE_CLUSTER, TWO_CLUSTER
 
@@ -223,6 +223,20 @@ def test_estimate_bounds_the_error_of_persistent_sgd_against_exact_enumeration()
                       **kw)
     assert "Sobol" in causal.message
     _assert_estimate_covers(causal, reference, curves=("m", "C", "gen_error", "train_loss"))
+
+
+def test_a_fixed_sobol_rung_solves_only_the_rungs_its_estimate_uses():
+    """``resolution=3`` on the Sobol' ladder solves rungs 1-3 (rung 0 enters no estimate of
+    rung 3), and its arrays are those of the same three rungs solved as a ladder of their own."""
+    kw = dict(eta=0.2, t_max=1.0)
+    res = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(resolution=3, max_enumerated_paths=0),
+                   **kw)
+    assert [h["stage"] for h in res.history] == ["rung 1", "rung 2", "rung 3"]
+    assert "rung 3 of 3" in res.message
+    own = qd.solve(TWO_CLUSTER, PERSISTENT, rule=qd.Quadrature(
+        ladder=PATH_LADDER[1:4], resolution=2, max_enumerated_paths=0), **kw)
+    for name in CURVES + tuple(f"{c}_err" for c in CURVES):
+        np.testing.assert_array_equal(getattr(res, name), getattr(own, name), err_msg=name)
 
 
 def test_a_tolerance_stops_the_ladder_early():

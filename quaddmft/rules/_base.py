@@ -154,7 +154,7 @@ class RefinedRule(AveragingRule):
         (``_fixed_point.anderson``: depth + 1 iterates and residuals, their 2 depth
         differences, the depth columns of their sum and lstsq's copy, and about five
         temporaries) and the covariance carried from rung to rung."""
-        held = 6 * len(self.rungs(problem, chain, K))
+        held = 6 * (len(self.rungs(problem, chain, K)) - self.first_rung(problem, chain, K))
         if self.modal(problem, chain, K):
             depth = getattr(self, "anderson", 0)  # the rule's Anderson depth, if it has one
             held += 2 * (depth + 1) + 4 * depth + 5 + 1
@@ -165,6 +165,11 @@ class RefinedRule(AveragingRule):
     @abstractmethod
     def rungs(self, problem, chain, K: int) -> tuple:
         """The resolutions to solve, coarse to fine."""
+
+    def first_rung(self, problem, chain, K: int) -> int:
+        """The index of the first of ``rungs`` to solve: the coarser ones are not needed when
+        the estimate of the last rung does not use them (all are solved by default)."""
+        return 0
 
     def spare_rungs(self, problem, chain, K: int) -> tuple:
         """Finer resolutions the solver may append when rungs fail (a node set that cannot
