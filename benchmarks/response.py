@@ -46,7 +46,7 @@ def sweep(kind, problem, res, nodes, eta, K):
         else:
             R_T = np.ascontiguousarray(R[: k + 1, : k + 1].T)
             blocks.add_row(R, k)
-            effective_step(k, model, state, R_T, noise_row, arrays, buffers, kind == "per-node")
+            effective_step(k, model, state, R, noise_row, arrays, buffers, kind == "per-node")
             if kind != "per-node":
                 response_rows(k, eta, mixture.delta, R, R_T, buffers.curv, buffers.response,
                               blocks)

@@ -198,7 +198,6 @@ class _March:
         if reason is not None:
             raise DivergenceError(k, f"{reason} (is eta = {_eta_text(self.eta)} beyond the "
                                      "stability limit?)")
-        R_T = np.ascontiguousarray(self.node_R[: k + 1, : k + 1].T)
         self.blocks.add_row(self.node_R, k)
         # Early blocking pays under full-batch GD only: with a random selection the per-node
         # substitution skips the unselected steps, which the low-rank kernel does not.
@@ -206,9 +205,10 @@ class _March:
             self.chain.deterministic and k >= self.response.low_rank_from
             and self.blocks.n_closed and self.blocks.all_low_rank)
         state = StepState(weights.m[k], weights.P[k], self.sqrt_R, newest_sd)
-        effective_step(k, self.model, state, R_T, self.noise_row, self.node_arrays, self.buffers,
-                       not blocked)
+        effective_step(k, self.model, state, self.node_R, self.noise_row, self.node_arrays,
+                       self.buffers, not blocked)
         if blocked:
+            R_T = np.ascontiguousarray(self.node_R[: k + 1, : k + 1].T)
             response_rows(k, scale, delta, self.node_R, R_T, self.buffers.curv,
                           self.buffers.response, self.blocks)
         if given:

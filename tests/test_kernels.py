@@ -84,7 +84,6 @@ def test_effective_step_matches_reference_step(door, with_response, given, data)
     rbar and the response row rho(k, .) of every node agree with the numpy twin."""
     loss, mixture, model, nodes, R, noise, states = data.draw(step_inputs(door, given))
     N, K = nodes.size, R.shape[0] - 1
-    R_T = np.ascontiguousarray(R.T)
     arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s)
     fast, slow, rho_rows = SweepBuffers.zeros(N, K), SweepBuffers.zeros(N, K), []
     for k in range(K + 1):
@@ -98,7 +97,7 @@ def test_effective_step_matches_reference_step(door, with_response, given, data)
             # overflow within a few steps (never at k = 0). Compare the steps before it.
             assert k > 0
             break
-        effective_step(k, model, states[k], R_T, noise_row, arrays, fast, with_response)
+        effective_step(k, model, states[k], R, noise_row, arrays, fast, with_response)
         assert_close(fast.xi[:, :k], slow.xi[:, :k], err_msg=f"xi, k={k}")
         assert_close(fast.feedback, slow.feedback, err_msg=f"feedback, k={k}")
         assert_close(fast.grad[:, k], slow.grad[:, k], err_msg=f"grad, k={k}")
@@ -329,7 +328,7 @@ def _per_node_and_blocked_response(R, curv, k):
     nodes = NodeArrays(np.ones(N), np.ones(N), np.zeros(N), np.zeros(N), np.zeros((N, k)),
                        np.ones((N, k + 1)))
     buffers = SweepBuffers.zeros(N, k)._replace(curv=curv.copy(), response=per_node)
-    effective_step(k, model, state, R_T, np.zeros(k), nodes, buffers, True)
+    effective_step(k, model, state, R, np.zeros(k), nodes, buffers, True)
     blocks = ResponseBlocks(k, ResponseOptions())
     for j in range(k + 1):
         blocks.add_row(R, j)
