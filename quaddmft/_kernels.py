@@ -183,15 +183,43 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
     return out
 
 
+# Fine points per chunk of ``fine_grid_probability``'s saturation test.
+FINE_CHUNK = 32
+
+
 @numba.njit(cache=True, parallel=True)
 def fine_grid_probability(act_code, L, y, r_fine, sd):
-    """Per point p: the mean over f of P(y[p] phi(N(r_fine[p, f], sd^2)) > 0)."""
+    """Per point p: the mean over f of P(y[p] phi(N(r_fine[p, f], sd^2)) > 0).
+
+    Linear activation, sd > 0: once m has grown, r(h0) lies many sd from 0 on most of the fine
+    grid (measured, Persistent-SGD b = 0.3: 1-12% of the points within CDF_SATURATION sd after
+    the first step), where P is exactly 0 or 1. Each chunk of FINE_CHUNK points is first
+    counted by a vectorised pass; only a chunk with a point inside the band calls the CDF
+    point by point (a scalar loop step costs ~10 vectorised ones here). The same terms, summed
+    per chunk: the result changes by round-off only."""
     n, n_fine = r_fine.shape
     out = np.empty(n)
+    fast = act_code != ACT_DOOR and sd > 0.0
     for p in numba.prange(n):
         total = 0.0
-        for f in range(n_fine):
-            total += correct_probability(act_code, L, y[p], r_fine[p, f], sd)
+        if not fast or y[p] == 0.0:
+            for f in range(n_fine):
+                total += correct_probability(act_code, L, y[p], r_fine[p, f], sd)
+            out[p] = total / n_fine
+            continue
+        sign = 1.0 if y[p] > 0.0 else -1.0
+        for lo in range(0, n_fine, FINE_CHUNK):
+            hi = min(lo + FINE_CHUNK, n_fine)
+            above, inside = 0, 0
+            for f in range(lo, hi):
+                x = sign * r_fine[p, f] / sd
+                above += 1 if x > CDF_SATURATION else 0
+                inside += 1 if -CDF_SATURATION <= x <= CDF_SATURATION else 0
+            if inside == 0:
+                total += above
+            else:
+                for f in range(lo, hi):
+                    total += _normal_cdf(sign * r_fine[p, f] / sd)
         out[p] = total / n_fine
     return out
 

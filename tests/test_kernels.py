@@ -188,7 +188,10 @@ def test_interpolated_correct_probability_with_the_solver_basis():
     slope, offset = rng.standard_normal((2, 3, 1, 5))
     rbar = offset + slope * nodes[None, :, None]
     y = rng.choice([-1.0, 1.0], size=(3, 5))
-    for act, sd in ((ACT_LINEAR, 0.4), (ACT_DOOR, 0.4), (ACT_LINEAR, 0.0)):
+    # sd = 0.01: most fine points saturated (P exactly 0 or 1), the chunked path of
+    # fine_grid_probability; rows of y = 0 too.
+    y[0, 0] = 0.0
+    for act, sd in ((ACT_LINEAR, 0.4), (ACT_DOOR, 0.4), (ACT_LINEAR, 0.0), (ACT_LINEAR, 0.01)):
         fast = interpolated_correct_probability(act, 0.7, y, rbar, sd, basis)
         assert_close(fast, interpolated_correct_probability_reference(act, 0.7, y, rbar, sd, basis))
         if sd > 0.0:  # the fine grid of h0 values, where rbar is linear
