@@ -1,7 +1,8 @@
-"""Baseline for the response benchmark: the first version of the per-node step, which kept every
-node's whole response history rho(j, l), j <= k, in memory (O(N K^2) doubles) and updated row k
-from it. Kept only so that benchmarks/response.py can time it against the current kernel in the
-same process; not used by the library.
+"""Baselines for the response benchmark, kept only so that benchmarks/response.py can time them
+against the current kernel in the same process; not used by the library. The first version of
+the per-node step (``effective_step_stored``), which kept every node's whole response history
+rho(j, l), j <= k, in memory (O(N K^2) doubles) and updated row k from it; and the left-looking
+per-node response row that came after it (``response_left_looking``).
 
 Its arithmetic is frozen; its arguments are the records of ``quaddmft._kernels`` (``StepModel``,
 ``StepState``, ``NodeArrays``) and ``StoredBuffers``, the ``SweepBuffers`` of this kernel: the
@@ -95,3 +96,31 @@ def effective_step_stored(k, model, state, R_row, noise_row, nodes, buffers):
                 row_j = n_nodes * (j * (j + 1) // 2) + n * (j + 1)
                 for l in range(j + 1):
                     rho[row + l] += coef * rho[row_j + l]
+
+
+@numba.njit(cache=True, parallel=True)
+def response_left_looking(k, R_T, curv, response, active, scale):
+    """The per-node response row rho(k, .) as ``effective_step`` computed it before it went
+    right-looking (issue 11): left-looking over the active steps, each x(l) a scalar gather
+    sum_j x(j) R(j, l) over the active j > l in ascending order, the active list rebuilt from
+    curv at every step. ``scale`` = -eta Delta; R_T[l, j] = R(j, l)."""
+    for n in numba.prange(curv.shape[0]):
+        response[n, k] = 1.0
+        n_active = 0
+        l = k - 1
+        while l >= 0:
+            curv_l = curv[n, l]
+            if curv_l == 0.0:
+                response[n, l] = 0.0
+            else:
+                acc = 0.0
+                i = n_active - 1
+                while i >= 0:
+                    j = active[n, i]
+                    acc += response[n, j] * R_T[l, j]
+                    i -= 1
+                acc += R_T[l, k]
+                response[n, l] = scale * curv_l * acc
+                active[n, n_active] = l
+                n_active += 1
+            l -= 1

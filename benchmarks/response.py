@@ -1,12 +1,14 @@
-"""Response-kernel benchmark: stored history (first baseline), per-node backward substitution,
-blocked backward substitution with dense blocks (GEMM per block) and with low-rank blocks (the
-solver's choice from ``ResponseOptions.blocked_from``; see quaddmft._response.ResponseBlocks).
+"""Response-kernel benchmark: stored history (first baseline), the left-looking per-node
+substitution (second baseline), the per-node substitution of the solver, blocked backward
+substitution with dense blocks (GEMM per block) and with low-rank blocks (the solver's choice
+from ``ResponseOptions.blocked_from``; see quaddmft._response.ResponseBlocks).
 
 All kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
-(two clusters, logistic, GD, Fig. 1 settings); Gamma(k, .) from all must agree. Prints wall
-times, ratios, and the memory of each method's response storage.
+(two clusters, logistic, Fig. 1 settings; GD, or Persistent-SGD b, 1/tau = 0.6 with
+``--persistent b``, the nodes' selection paths drawn from its chain); Gamma(k, .) from all must
+agree. Prints wall times, ratios, and the memory of each method's response storage.
 
-    python benchmarks/response.py [--K 100] [--points 512] [--h0 8] [--skip-stored]
+    python benchmarks/response.py [--K 100] [--points 512] [--h0 8] [--skip-stored] [--persistent 0.3]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import quaddmft as qd
 from quaddmft._kernels import NodeArrays, StepModel, StepState, SweepBuffers, effective_step
 from quaddmft._response import ResponseBlocks, ResponseOptions, response_rows
 
-from _baseline_sweep import StoredBuffers, effective_step_stored, rho_offset
+from _baseline_sweep import StoredBuffers, effective_step_stored, response_left_looking, rho_offset
 
 
 def sweep(kind, problem, res, nodes, eta, K):
@@ -32,7 +34,10 @@ def sweep(kind, problem, res, nodes, eta, K):
     model = StepModel(problem.loss.code, mixture.activation_code, mixture.L, mixture.delta, eta)
     arrays = NodeArrays(nodes.c, nodes.y, nodes.h0, nodes.h_init, nodes.innovations, nodes.s)
     buffers = StoredBuffers.zeros(N, K) if kind == "stored" else SweepBuffers.zeros(N, K)
-    chol = np.linalg.cholesky(res.M_C[:K, :K] + 1e-14 * np.eye(K))
+    scratch = np.zeros((N, K + 1), dtype=np.int64)  # the left-looking baseline's active steps
+    # M_C of a sampled random selection may be slightly indefinite: its nearest PSD matrix.
+    w, V = np.linalg.eigh(res.M_C[:K, :K])
+    chol = np.linalg.cholesky((V * np.maximum(w, 0.0)) @ V.T + 1e-12 * w.max() * np.eye(K))
     gamma = np.zeros((K + 1, K + 1))
     blocks = ResponseBlocks(K, ResponseOptions(low_rank=(kind != "blocked-dense")))
     sqrt_R = math.sqrt(problem.R)
@@ -47,7 +52,10 @@ def sweep(kind, problem, res, nodes, eta, K):
             R_T = np.ascontiguousarray(R[: k + 1, : k + 1].T)
             blocks.add_row(R, k)
             effective_step(k, model, state, R, noise_row, arrays, buffers, kind == "per-node")
-            if kind != "per-node":
+            if kind == "per-node-left":
+                response_left_looking(k, R_T, buffers.curv, buffers.response, scratch,
+                                      -eta * mixture.delta)
+            elif kind != "per-node":
                 response_rows(k, eta, mixture.delta, R, R_T, buffers.curv, buffers.response,
                               blocks)
             row = buffers.response[:, : k + 1]
@@ -63,15 +71,18 @@ def main(argv=None):
     parser.add_argument("--h0", type=int, default=8)
     parser.add_argument("--skip-stored", action="store_true",
                         help="leave out the O(N K^2)-memory baseline (for long horizons)")
+    parser.add_argument("--persistent", type=float, metavar="B",
+                        help="Persistent-SGD with this b (1/tau = 0.6) instead of full-batch GD")
     args = parser.parse_args(argv)
     eta = 0.2
     problem = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
-    res = qd.solve(problem, qd.FullBatch(), eta=eta, t_max=args.K * eta,
+    schedule = qd.FullBatch() if args.persistent is None else qd.PersistentSGD(args.persistent, 1 / 0.6)
+    res = qd.solve(problem, schedule, eta=eta, t_max=args.K * eta,
                    rule=qd.QMC(n_points=64, n_h0=4, n_replicates=2))
-    chain = qd.FullBatch().chain(eta)
+    chain = schedule.chain(eta)
     rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=2)
     nodes = rule.nodes(problem, chain, args.K, np.random.default_rng(0))
-    kinds = ("per-node", "blocked-dense", "blocked-low-rank")
+    kinds = ("per-node-left", "per-node", "blocked-dense", "blocked-low-rank")
     kinds = kinds if args.skip_stored else ("stored",) + kinds
     for kind in kinds:  # warm-up: compile every kernel
         sweep(kind, problem, res, rule.nodes(problem, chain, 3, np.random.default_rng(0)), eta, 3)

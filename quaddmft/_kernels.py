@@ -48,7 +48,7 @@ from ._loss import ACT_DOOR, activation, loss_terms
 __all__ = [
     "StepModel", "StepState", "NodeArrays", "SweepBuffers", "effective_step",
     "correct_probability", "correct_probability_array", "interpolated_correct_probability",
-    "fine_grid_probability",
+    "fine_grid_probability", "banded_fine_probability", "chunk_drift",
     "grouped_correct_probability", "grouped_correct_probability_reference",
     "cholesky_append_row", "cholesky_jitter", "response_block_kernel", "response_low_rank_kernel",
     "reference_step", "correct_probability_reference", "interpolated_correct_probability_reference",
@@ -161,19 +161,28 @@ def correct_probability_array(act_code, L, y, rbar, sd):
 # Inner points per block of ``interpolated_correct_probability``: bounds its temporary r(h0_f)
 # to FINE_BLOCK x n_fine doubles (16 MiB with the 512-point fine grid).
 FINE_BLOCK = 4096
+# Fine points per chunk of ``banded_fine_probability``, and the band, in sd, outside which a
+# chunk counts as saturated: beyond CDF_SATURATION, widened so that the rounding of r / sd cannot
+# bring a point of a saturated chunk back inside.
+FINE_CHUNK = 16
+FINE_BAND = CDF_SATURATION + 0.1
 
 
 def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
     """Mean over the fine h0 grid of P(y phi(N(rbar(h0), sd^2)) > 0), rbar(h0) = basis @ rbar[c, :, p].
 
     y: (n_outer, n_inner); rbar: (n_outer, n_h0, n_inner); basis: (n_fine, n_h0). Returns
-    (n_outer, n_inner) (see ``_observables.interpolated_accuracy``). The interpolation to the fine
-    grid is one BLAS product per block of inner points (2.6x faster than per-point loops,
-    measured with the saturated CDF); the probabilities are summed by ``fine_grid_probability``.
+    (n_outer, n_inner) (see ``_observables.interpolated_accuracy``). The linear activation with
+    sd > 0 goes to ``banded_fine_probability``; otherwise the interpolation to the fine grid is
+    one BLAS product per block of inner points (2.6x faster than per-point loops, measured with
+    the saturated CDF) and the probabilities are summed by ``fine_grid_probability``.
     """
     n_outer, n_h0, n_inner = rbar.shape
+    basis = np.ascontiguousarray(np.asarray(basis, dtype=float))
+    if act_code != ACT_DOOR and sd > 0.0:
+        return banded_fine_probability(y, rbar, sd, basis, chunk_drift(basis))
     out = np.empty((n_outer, n_inner))
-    basis_T = np.ascontiguousarray(np.asarray(basis, dtype=float).T)
+    basis_T = np.ascontiguousarray(basis.T)
     for c in range(n_outer):
         for lo in range(0, n_inner, FINE_BLOCK):
             hi = min(lo + FINE_BLOCK, n_inner)
@@ -183,43 +192,70 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
     return out
 
 
-# Fine points per chunk of ``fine_grid_probability``'s saturation test.
-FINE_CHUNK = 32
+def chunk_drift(basis: np.ndarray) -> np.ndarray:
+    """D[ch, i] = max over the fine points f of chunk ch of |basis[f, i] - basis[f0, i]|, f0 the
+    chunk's first point: |r(f) - r(f0)| <= sum_i D[ch, i] |rbar_i| for r = basis @ rbar."""
+    n_fine = basis.shape[0]
+    return np.array([np.abs(basis[lo: lo + FINE_CHUNK] - basis[lo]).max(axis=0)
+                     for lo in range(0, n_fine, FINE_CHUNK)])
+
+
+@numba.njit(cache=True, parallel=True)
+def banded_fine_probability(y, rbar, sd, basis, drift):
+    """``interpolated_correct_probability`` for the linear activation and sd > 0.
+
+    Once m has grown, r(h0) lies more than CDF_SATURATION sd from 0 on most of the fine grid
+    (measured, Persistent-SGD b = 0.3: on 88-99% of it after the first step), where
+    P = Phi(y r / sd) is exactly 0 or 1. Per chunk of FINE_CHUNK fine points, r at its first
+    point and the bound ``drift`` on how far r moves within it (``chunk_drift``) decide whether
+    every point is beyond FINE_BAND sd on one side: then the chunk adds its count or nothing,
+    the terms the CDF would give; otherwise r and the CDF are evaluated point by point. The
+    same terms as ``fine_grid_probability`` (r by per-point sums instead of BLAS): round-off
+    only."""
+    n_outer, n_h0, n_inner = rbar.shape
+    n_fine = basis.shape[0]
+    out = np.empty((n_outer, n_inner))
+    band = FINE_BAND * sd
+    for cp in numba.prange(n_outer * n_inner):
+        c, p = cp // n_inner, cp % n_inner
+        if y[c, p] == 0.0:
+            out[c, p] = 0.0
+            continue
+        sign = 1.0 if y[c, p] > 0.0 else -1.0
+        v = np.empty(n_h0)
+        for i in range(n_h0):
+            v[i] = rbar[c, i, p]
+        total = 0.0
+        for ch in range(drift.shape[0]):
+            lo = ch * FINE_CHUNK
+            hi = min(lo + FINE_CHUNK, n_fine)
+            r0 = 0.0
+            bound = 0.0
+            for i in range(n_h0):
+                r0 += basis[lo, i] * v[i]
+                bound += drift[ch, i] * abs(v[i])
+            if abs(r0) - bound > band:
+                if sign * r0 > 0.0:
+                    total += hi - lo
+            else:
+                for f in range(lo, hi):
+                    r = 0.0
+                    for i in range(n_h0):
+                        r += basis[f, i] * v[i]
+                    total += _normal_cdf(sign * r / sd)
+        out[c, p] = total / n_fine
+    return out
 
 
 @numba.njit(cache=True, parallel=True)
 def fine_grid_probability(act_code, L, y, r_fine, sd):
-    """Per point p: the mean over f of P(y[p] phi(N(r_fine[p, f], sd^2)) > 0).
-
-    Linear activation, sd > 0: once m has grown, r(h0) lies many sd from 0 on most of the fine
-    grid (measured, Persistent-SGD b = 0.3: 1-12% of the points within CDF_SATURATION sd after
-    the first step), where P is exactly 0 or 1. Each chunk of FINE_CHUNK points is first
-    counted by a vectorised pass; only a chunk with a point inside the band calls the CDF
-    point by point (a scalar loop step costs ~10 vectorised ones here). The same terms, summed
-    per chunk: the result changes by round-off only."""
+    """Per point p: the mean over f of P(y[p] phi(N(r_fine[p, f], sd^2)) > 0)."""
     n, n_fine = r_fine.shape
     out = np.empty(n)
-    fast = act_code != ACT_DOOR and sd > 0.0
     for p in numba.prange(n):
         total = 0.0
-        if not fast or y[p] == 0.0:
-            for f in range(n_fine):
-                total += correct_probability(act_code, L, y[p], r_fine[p, f], sd)
-            out[p] = total / n_fine
-            continue
-        sign = 1.0 if y[p] > 0.0 else -1.0
-        for lo in range(0, n_fine, FINE_CHUNK):
-            hi = min(lo + FINE_CHUNK, n_fine)
-            above, inside = 0, 0
-            for f in range(lo, hi):
-                x = sign * r_fine[p, f] / sd
-                above += 1 if x > CDF_SATURATION else 0
-                inside += 1 if -CDF_SATURATION <= x <= CDF_SATURATION else 0
-            if inside == 0:
-                total += above
-            else:
-                for f in range(lo, hi):
-                    total += _normal_cdf(sign * r_fine[p, f] / sd)
+        for f in range(n_fine):
+            total += correct_probability(act_code, L, y[p], r_fine[p, f], sd)
         out[p] = total / n_fine
     return out
 
