@@ -283,6 +283,50 @@ def grouped_correct_probability(act_code, L, y_fine, rbar, sd, basis, weight):
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _collect_active(n, k, curv, active, n_active, scanned):
+    """Append to node n's active steps (``SweepBuffers``) the l in [scanned[n], k) with
+    curv(l) != 0; returns how many it has."""
+    count = n_active[n]
+    for l in range(scanned[n], k):
+        if curv[n, l] != 0.0:
+            active[n, count] = l
+            count += 1
+    n_active[n] = count
+    scanned[n] = k
+    return count
+
+
+@numba.njit(cache=True, inline="always")
+def _response_row(n, k, R, curv, response, active, n_active, scale):
+    """Row k of node n's response rho = (I - T)^{-1}, T(j, l) = -eta Delta R(j, l) curv(l)
+    (``scale`` = -eta Delta), by backward substitution x^T (I - T) = e_k^T:  x(k) = 1,
+    x(l) = scale curv(l) acc(l),  acc(l) = sum_{j=l+1}^{k} x(j) R(j, l).
+
+    Same O(k^2) work as updating from stored rows, but it reads only R (shared by all nodes,
+    cache-resident) and this node's curv: no O(N K^2) history. Right-looking, in the row
+    itself: acc starts as R(k, .), and each x(l), once known, adds x(l) R(l, :l) to the entries
+    left of it. x(l) = 0 wherever curv(l) = 0 (an unselected step: most of them for b < 1), so
+    only the ``n_active`` active steps are visited and the inactive entries are zeroed at the
+    end. Every pass over the row is a contiguous loop that numba vectorises; the left-looking
+    form (a scalar gather of x(j) R(j, l) over the active j > l for each l) was measured 1.37x
+    slower at b = 0.3 (Persistent-SGD, 65536 nodes, K = 100, one thread; benchmarks/response.py):
+    scalar loop steps cost ~5-10 ns each here, ten times a vectorised one."""
+    for l in range(k):
+        response[n, l] = R[k, l]
+    response[n, k] = 1.0
+    a = n_active - 1
+    while a >= 0:  # the active steps, descending (numba's range(.., -1, -1) is slower)
+        l = active[n, a]
+        x = scale * curv[n, l] * response[n, l]
+        response[n, l] = x
+        for m in range(l):
+            response[n, m] += x * R[l, m]
+        a -= 1
+    for l in range(k):
+        response[n, l] = 0.0 if curv[n, l] == 0.0 else response[n, l]
+
+
 @numba.njit(cache=True, parallel=True)
 def effective_step(k, model, state, R, noise_row, nodes, buffers, with_response):
     """Advance every node to step k (see module docstring); fills xi[:, k-1], grad[:, k],
@@ -337,42 +381,9 @@ def effective_step(k, model, state, R, noise_row, nodes, buffers, with_response)
 
         # The active steps l < k, kept across steps (also on blocked steps, which per-node
         # ones may follow): curv(l) is final once step l is done.
-        n_active = n_active_out[n]
-        for l in range(scanned[n], k):
-            if curv[n, l] != 0.0:
-                active[n, n_active] = l
-                n_active += 1
-        n_active_out[n] = n_active
-        scanned[n] = k
-        if not with_response:
-            continue
-
-        # Row k of rho = (I - T)^{-1}, T(j, l) = -eta Delta R(j, l) curv(l), by backward
-        # substitution x^T (I - T) = e_k^T:  x(k) = 1,  x(l) = -eta Delta curv(l) acc(l),
-        # acc(l) = sum_{j=l+1}^{k} x(j) R(j, l). Same O(k^2) work as updating from stored rows,
-        # but it reads only R (shared by all nodes, cache-resident) and this node's curv: no
-        # O(N K^2) history. Right-looking, in the row itself: acc starts as R(k, .), and each
-        # x(l), once known, adds x(l) R(l, :l) to the entries left of it. x(l) = 0 wherever
-        # curv(l) = 0 (an unselected step: most of them for b < 1), so only the active steps
-        # are visited and the inactive entries are zeroed at the end. Every pass over the row
-        # is a contiguous loop that numba vectorises; a scalar loop over the k entries (the
-        # left-looking form over the active steps, gathering x(j) R(j, l)) was measured 1.4x
-        # slower at b = 0.3 (Persistent-SGD, 65536 nodes, K = 100, one thread): scalar loop
-        # steps cost ~5 ns each here, ten times a vectorised one.
-        scale = -eta * delta
-        for l in range(k):
-            response[n, l] = R[k, l]
-        response[n, k] = 1.0
-        a = n_active - 1
-        while a >= 0:  # the active steps, descending (numba's range(.., -1, -1) is slower)
-            l = active[n, a]
-            x = scale * curv[n, l] * response[n, l]
-            response[n, l] = x
-            for m in range(l):
-                response[n, m] += x * R[l, m]
-            a -= 1
-        for l in range(k):
-            response[n, l] = 0.0 if curv[n, l] == 0.0 else response[n, l]
+        n_active = _collect_active(n, k, curv, active, n_active_out, scanned)
+        if with_response:
+            _response_row(n, k, R, curv, response, active, n_active, -eta * delta)
 
 
 # Diagonal jitter of the causal Cholesky factor: row j factors M_C + D with
