@@ -379,8 +379,9 @@ def effective_step(k, model, state, R, noise_row, nodes, buffers, with_response)
             newest = innovations[n, k - 1] if k >= 1 else h_init[n]
         rbar_out[n] = r - newest_sd * newest
 
-        # The active steps l < k, kept across steps (also on blocked steps, which per-node
-        # ones may follow): curv(l) is final once step l is done.
+        # The active steps l < k, kept across steps and brought up to date from ``scanned``
+        # on (curv(l) is final once step l is done), so the list is right whichever steps
+        # came before: per node, blocked, or none (a single call, as in the tests).
         n_active = _collect_active(n, k, curv, active, n_active_out, scanned)
         if with_response:
             _response_row(n, k, R, curv, response, active, n_active, -eta * delta)
