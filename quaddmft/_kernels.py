@@ -195,9 +195,12 @@ def interpolated_correct_probability(act_code, L, y, rbar, sd, basis):
 def chunk_drift(basis: np.ndarray) -> np.ndarray:
     """D[ch, i] = max over the fine points f of chunk ch of |basis[f, i] - basis[f0, i]|, f0 the
     chunk's first point: |r(f) - r(f0)| <= sum_i D[ch, i] |rbar_i| for r = basis @ rbar."""
-    n_fine = basis.shape[0]
-    return np.array([np.abs(basis[lo: lo + FINE_CHUNK] - basis[lo]).max(axis=0)
-                     for lo in range(0, n_fine, FINE_CHUNK)])
+    n_fine, n_h0 = basis.shape
+    n_chunks = -(-n_fine // FINE_CHUNK)
+    # The last chunk padded with copies of the last point: they change none of its maxima.
+    padded = np.concatenate([basis, np.repeat(basis[-1:], n_chunks * FINE_CHUNK - n_fine, axis=0)])
+    chunks = padded.reshape(n_chunks, FINE_CHUNK, n_h0)
+    return np.abs(chunks - chunks[:, :1]).max(axis=1)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import quaddmft as qd
-from quaddmft._kernels import (NodeArrays, StepModel, StepState, SweepBuffers, cholesky_append_row,
+from quaddmft._kernels import (FINE_CHUNK, NodeArrays, StepModel, StepState, SweepBuffers,
+                               chunk_drift, cholesky_append_row,
                                cholesky_jitter, cholesky_reference, correct_probability,
                                correct_probability_array, correct_probability_reference,
                                effective_step, grouped_correct_probability,
@@ -180,6 +181,24 @@ def test_grouped_correct_probability_matches_reference(door, random_sd, L, data)
     expected = grouped_correct_probability_reference(act, L, y_fine, rbar, sd, bases, weight)
     assert expected.shape == (G, rbar.shape[2])
     assert_close(grouped_correct_probability(act, L, y_fine, rbar, sd, bases, weight), expected)
+
+
+@given(n_fine=st.integers(1, 40), data=st.data())
+def test_chunk_drift_bounds_how_far_the_interpolant_moves_in_a_chunk(n_fine, data):
+    """For r = basis @ rbar: |r(f) - r(first point of f's chunk)| <= sum_i D[chunk, i] |rbar_i|,
+    the bound by which ``banded_fine_probability`` skips saturated chunks; and it is the
+    smallest such per-coordinate bound (attained for rbar a unit vector)."""
+    basis = data.draw(matrices((n_fine, 3), -2.0, 2.0))
+    rbar = data.draw(matrices(3, -3.0, 3.0))
+    drift = chunk_drift(basis)
+    assert drift.shape == (-(-n_fine // FINE_CHUNK), 3)
+    r = basis @ rbar
+    for f in range(n_fine):
+        ch = f // FINE_CHUNK
+        assert abs(r[f] - r[ch * FINE_CHUNK]) <= drift[ch] @ np.abs(rbar) + 1e-12
+    for ch in range(drift.shape[0]):
+        block = basis[ch * FINE_CHUNK: (ch + 1) * FINE_CHUNK]
+        np.testing.assert_array_equal(drift[ch], np.abs(block - block[0]).max(axis=0))
 
 
 def test_interpolated_correct_probability_with_the_solver_basis():
