@@ -339,8 +339,8 @@ def effective_step(k, model, state, R, noise_row, nodes, buffers, with_response)
 
     ``model``: StepModel; ``state``: StepState at step k; ``nodes``: NodeArrays; ``buffers``:
     SweepBuffers. ``R`` is the response matrix of the weight side, rows j <= k filled (only
-    those are read). ``noise_row`` is B(k-1, :) (length
-    innovations.shape[1]; its entries from k on, zero in a Cholesky row, are not read).
+    those are read). ``noise_row`` is B(k-1, :) (length innovations.shape[1]; its entries from
+    k on, zero in a Cholesky row, are not read).
     ``with_response`` False leaves the response to ``_response.response_rows`` (blocked, BLAS).
     """
     loss_code, act_code, L, delta, eta, htilde_given = model
