@@ -2,7 +2,8 @@
 against the current kernel in the same process; not used by the library. The first version of
 the per-node step (``effective_step_stored``), which kept every node's whole response history
 rho(j, l), j <= k, in memory (O(N K^2) doubles) and updated row k from it; and the left-looking
-per-node response row that came after it (``response_left_looking``).
+per-node response row that came after it (``response_left_looking``); and the fused low-rank
+kernel of full-batch GD one node at a time (``response_low_rank_per_node``).
 
 Its arithmetic is frozen; its arguments are the records of ``quaddmft._kernels`` (``StepModel``,
 ``StepState``, ``NodeArrays``) and ``StoredBuffers``, the ``SweepBuffers`` of this kernel: the
@@ -124,3 +125,42 @@ def response_left_looking(k, R_T, curv, response, active, scale):
                 active[n, n_active] = l
                 n_active += 1
             l -= 1
+
+
+@numba.njit(cache=True, parallel=True)
+def response_low_rank_per_node(k, curv, R, bases, coef, rank, block, scale, response):
+    """The fused low-rank response kernel as it was before its nodes went in tiles (issue 11):
+    rho(k, .) of every node, all full blocks low-rank (``_response.ResponseBlocks``): per node,
+    the top block and then each full block from the right; the far-field coupling of block ib is
+    sum_q W_ib(l, q) sum_{j >= b1} rho(k, j) coef_ib(j, q), the near field a right-looking
+    triangular solve. One parallel region; each node's row stays in cache."""
+    top = (k // block) * block
+    for n in numba.prange(response.shape[0]):
+        acc = np.zeros(block)
+        far = np.zeros(bases.shape[2])
+        response[n, k] = 1.0
+        for l in range(top, k):
+            acc[l - top] = R[k, l]
+        for ib in range(top // block, -1, -1):
+            b0 = ib * block
+            b1 = k if ib == top // block else b0 + block
+            if ib < top // block:
+                r = rank[ib]
+                for q in range(r):
+                    far[q] = 0.0
+                for j in range(b0 + block, k + 1):
+                    x = response[n, j]
+                    if x != 0.0:
+                        for q in range(r):
+                            far[q] += x * coef[ib, j, q]
+                for i in range(block):
+                    total = 0.0
+                    for q in range(r):
+                        total += bases[ib, i, q] * far[q]
+                    acc[i] = total
+            for l in range(b1 - 1, b0 - 1, -1):
+                x = scale * curv[n, l] * acc[l - b0]
+                response[n, l] = x
+                if x != 0.0:
+                    for m in range(b0, l):
+                        acc[m - b0] += x * R[l, m]

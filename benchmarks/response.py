@@ -1,7 +1,8 @@
 """Response-kernel benchmark: stored history (first baseline), the left-looking per-node
 substitution (second baseline), the per-node substitution of the solver, blocked backward
 substitution with dense blocks (GEMM per block) and with low-rank blocks (the solver's choice
-from ``ResponseOptions.blocked_from``; see quaddmft._response.ResponseBlocks).
+from ``ResponseOptions.blocked_from``; see quaddmft._response.ResponseBlocks), the latter's
+fused kernel also one node at a time (third baseline; the solver's runs nodes in tiles).
 
 All kernels advance the same nodes through the same K steps with the kernels of a solved DMFT
 (two clusters, logistic, Fig. 1 settings; GD, or Persistent-SGD b, 1/tau = 0.6 with
@@ -24,7 +25,8 @@ import quaddmft as qd
 from quaddmft._kernels import NodeArrays, StepModel, StepState, SweepBuffers, effective_step
 from quaddmft._response import ResponseBlocks, ResponseOptions, response_rows
 
-from _baseline_sweep import StoredBuffers, effective_step_stored, response_left_looking, rho_offset
+from _baseline_sweep import (StoredBuffers, effective_step_stored, response_left_looking,
+                             response_low_rank_per_node, rho_offset)
 
 
 def sweep(kind, problem, res, nodes, eta, K):
@@ -55,6 +57,10 @@ def sweep(kind, problem, res, nodes, eta, K):
             if kind == "per-node-left":
                 response_left_looking(k, R_T, buffers.curv, buffers.response, scratch,
                                       -eta * mixture.delta)
+            elif kind == "blocked-low-rank-per-node" and blocks.all_low_rank:
+                response_low_rank_per_node(k, buffers.curv, R, blocks.bases, blocks.coef,
+                                           blocks.rank, blocks.block, -eta * mixture.delta,
+                                           buffers.response)
             elif kind != "per-node":
                 response_rows(k, eta, mixture.delta, R, R_T, buffers.curv, buffers.response,
                               blocks)
@@ -82,7 +88,8 @@ def main(argv=None):
     chain = schedule.chain(eta)
     rule = qd.QMC(n_points=args.points, n_h0=args.h0, n_replicates=2)
     nodes = rule.nodes(problem, chain, args.K, np.random.default_rng(0))
-    kinds = ("per-node-left", "per-node", "blocked-dense", "blocked-low-rank")
+    kinds = ("per-node-left", "per-node", "blocked-dense", "blocked-low-rank-per-node",
+             "blocked-low-rank")
     kinds = kinds if args.skip_stored else ("stored",) + kinds
     for kind in kinds:  # warm-up: compile every kernel
         sweep(kind, problem, res, rule.nodes(problem, chain, 3, np.random.default_rng(0)), eta, 3)
@@ -92,7 +99,7 @@ def main(argv=None):
     print(f"N = {nodes.size} nodes, K = {args.K} steps; ratios against {kinds[0]} (same process)")
     for kind, (t, gam, mem) in runs.items():
         diff = np.abs(gam - base_g).max() / np.abs(base_g).max()
-        print(f"{kind:9s}: {t:8.3f} s  speed-up {base_t / t:6.2f}x  response memory "
+        print(f"{kind:26s}: {t:8.3f} s  speed-up {base_t / t:6.2f}x  response memory "
               f"{mem / 2**20:9.1f} MiB  max relative Gamma difference {diff:.1e}")
 
 

@@ -448,42 +448,118 @@ def response_block_kernel(response, curv, R_T, acc, b0, b1, j_end, scale):
             response[n, l] = scale * curv_l * total
 
 
+# Nodes per tile of ``response_low_rank_kernel``: the tile's nodes run in lockstep with the node as
+# the innermost (SIMD) index; 4 doubles fill a 256-bit vector. Measured 1.4-2.2x faster than one
+# node at a time at k = 100-500 (2520 nodes, Fig. 1 GD R); 8 was slower.
+RESPONSE_TILE = 4
+
+
 @numba.njit(cache=True, parallel=True)
 def response_low_rank_kernel(k, curv, R, bases, coef, rank, block, scale, response):
     """rho(k, .) of every node, all full blocks low-rank (``_response.ResponseBlocks``): per node,
     the top block and then each full block from the right; the far-field coupling of block ib is
     sum_q W_ib(l, q) sum_{j >= b1} rho(k, j) coef_ib(j, q), the near field a right-looking
-    triangular solve. One parallel region; each node's row stays in cache."""
+    triangular solve. The nodes go in tiles of RESPONSE_TILE, in lockstep (the node index
+    innermost, vectorised); each node's sums are those of a node on its own, in the same order,
+    so the result does not depend on the tiling, bit for bit. One parallel region; a tile's rows
+    stay in cache."""
+    T = RESPONSE_TILE
     top = (k // block) * block
-    for n in numba.prange(response.shape[0]):
-        acc = np.zeros(block)
-        far = np.zeros(bases.shape[2])
-        response[n, k] = 1.0
-        for l in range(top, k):
-            acc[l - top] = R[k, l]
+    N = response.shape[0]
+    for tile in numba.prange((N + T - 1) // T):
+        n0 = tile * T
+        size = min(T, N - n0)
+        # A short last tile repeats its last node; the copies are not written back.
+        cv = np.empty((k + 1, T))
+        for t in range(T):
+            n = n0 + min(t, size - 1)
+            for l in range(k):
+                cv[l, t] = scale * curv[n, l]
+        rows = np.zeros((k + 1, T))
+        acc = np.zeros((block, T))
+        far = np.zeros((bases.shape[2], T))
+        for t in range(T):
+            rows[k, t] = 1.0
+            for l in range(top, k):
+                acc[l - top, t] = R[k, l]
         for ib in range(top // block, -1, -1):
             b0 = ib * block
             b1 = k if ib == top // block else b0 + block
             if ib < top // block:
-                r = rank[ib]
-                for q in range(r):
-                    far[q] = 0.0
-                for j in range(b0 + block, k + 1):
-                    x = response[n, j]
-                    if x != 0.0:
-                        for q in range(r):
-                            far[q] += x * coef[ib, j, q]
-                for i in range(block):
-                    total = 0.0
-                    for q in range(r):
-                        total += bases[ib, i, q] * far[q]
-                    acc[i] = total
-            for l in range(b1 - 1, b0 - 1, -1):
-                x = scale * curv[n, l] * acc[l - b0]
-                response[n, l] = x
-                if x != 0.0:
-                    for m in range(b0, l):
-                        acc[m - b0] += x * R[l, m]
+                _tile_far_field(rows, coef[ib], rank[ib], b0 + block, k, far)
+                _tile_expand(bases[ib], far, rank[ib], acc)
+            _tile_near_field(rows, acc, cv, R, b0, b1)
+        for t in range(size):
+            for l in range(k + 1):
+                response[n0 + t, l] = rows[l, t]
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_far_field(rows, coef, r, j0, k, far):
+    """far[q, t] = sum_{j = j0}^{k} rows[j, t] coef[j, q], ascending j; two q at a time (the
+    accumulators stay in registers)."""
+    for q in range(0, r - 1, 2):
+        p0 = p1 = p2 = p3 = s0 = s1 = s2 = s3 = 0.0
+        for j in range(j0, k + 1):
+            c, d = coef[j, q], coef[j, q + 1]
+            x0, x1, x2, x3 = rows[j, 0], rows[j, 1], rows[j, 2], rows[j, 3]
+            p0 += x0 * c; p1 += x1 * c; p2 += x2 * c; p3 += x3 * c  # noqa: E702
+            s0 += x0 * d; s1 += x1 * d; s2 += x2 * d; s3 += x3 * d  # noqa: E702
+        far[q, 0], far[q, 1], far[q, 2], far[q, 3] = p0, p1, p2, p3
+        far[q + 1, 0], far[q + 1, 1], far[q + 1, 2], far[q + 1, 3] = s0, s1, s2, s3
+    if r % 2:
+        for t in range(RESPONSE_TILE):
+            far[r - 1, t] = 0.0
+        for j in range(j0, k + 1):
+            for t in range(RESPONSE_TILE):
+                far[r - 1, t] += rows[j, t] * coef[j, r - 1]
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_expand(basis, far, r, acc):
+    """acc[i, t] = sum_{q < r} basis[i, q] far[q, t], ascending q; two i at a time."""
+    block = acc.shape[0]
+    for i in range(0, block - 1, 2):
+        p0 = p1 = p2 = p3 = s0 = s1 = s2 = s3 = 0.0
+        for q in range(r):
+            b, c = basis[i, q], basis[i + 1, q]
+            f0, f1, f2, f3 = far[q, 0], far[q, 1], far[q, 2], far[q, 3]
+            p0 += b * f0; p1 += b * f1; p2 += b * f2; p3 += b * f3  # noqa: E702
+            s0 += c * f0; s1 += c * f1; s2 += c * f2; s3 += c * f3  # noqa: E702
+        acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3] = p0, p1, p2, p3
+        acc[i + 1, 0], acc[i + 1, 1], acc[i + 1, 2], acc[i + 1, 3] = s0, s1, s2, s3
+    if block % 2:
+        for t in range(RESPONSE_TILE):
+            acc[block - 1, t] = 0.0
+        for q in range(r):
+            for t in range(RESPONSE_TILE):
+                acc[block - 1, t] += basis[block - 1, q] * far[q, t]
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_near_field(rows, acc, cv, R, b0, b1):
+    """rows[l, t] = cv[l, t] acc[l - b0, t] for l = b1-1 down to b0, each followed by
+    acc[m - b0, t] += rows[l, t] R(l, m), m < l; two l per pass over acc, each acc entry
+    receiving the same additions in the same order as one l at a time."""
+    T = RESPONSE_TILE
+    x = np.empty(T)
+    y = np.empty(T)
+    l = b1 - 1
+    while l > b0:
+        for t in range(T):
+            x[t] = cv[l, t] * acc[l - b0, t]
+            rows[l, t] = x[t]
+            acc[l - 1 - b0, t] += x[t] * R[l, l - 1]
+            y[t] = cv[l - 1, t] * acc[l - 1 - b0, t]
+            rows[l - 1, t] = y[t]
+        for m in range(b0, l - 1):
+            a, c = R[l, m], R[l - 1, m]
+            for t in range(T):
+                acc[m - b0, t] = (acc[m - b0, t] + x[t] * a) + y[t] * c
+        l -= 2
+    if l == b0:
+        for t in range(T):
+            rows[l, t] = cv[l, t] * acc[0, t]
 
 
 # ----------------------------------------------------------------------------- numpy twins

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import quaddmft as qd
-from quaddmft._kernels import (FINE_CHUNK, NodeArrays, StepModel, StepState, SweepBuffers,
+from quaddmft._kernels import (FINE_CHUNK, RESPONSE_TILE, NodeArrays, StepModel, StepState, SweepBuffers,
                                chunk_drift, cholesky_append_row,
                                cholesky_jitter, cholesky_reference, correct_probability,
                                correct_probability_array, correct_probability_reference,
@@ -25,7 +25,7 @@ from quaddmft._kernels import (FINE_CHUNK, NodeArrays, StepModel, StepState, Swe
                                grouped_correct_probability_reference,
                                interpolated_correct_probability,
                                interpolated_correct_probability_reference, reference_step,
-                               response_row_reference)
+                               response_low_rank_kernel, response_row_reference)
 from quaddmft._loss import ACT_DOOR, ACT_LINEAR
 from quaddmft._observables import h0_interpolation_basis
 from quaddmft._quadrature import gauss_hermite
@@ -323,6 +323,31 @@ def test_response_rows_match_reference(inputs):
     response = np.zeros_like(curv)
     response_rows(k, eta, delta, R, np.ascontiguousarray(R.T), curv, response, blocks)
     assert_close(response, response_row_reference(k, eta, delta, R, curv))
+
+
+@pytest.mark.parametrize("block", [6, 7])
+def test_low_rank_kernel_does_not_depend_on_the_tiling(block):
+    """``response_low_rank_kernel`` runs its nodes in tiles of RESPONSE_TILE in lockstep: each
+    node's row must be, bit for bit, the row of that node solved alone (a tile padded with
+    copies), for a node count that is not a multiple of the tile, odd ranks and an odd block."""
+    k = 23
+    j, l = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+    R = np.tril(np.exp(-0.1 * (j - l)) * (1.0 + 0.5 * np.cos(0.3 * (j - l))), -1)  # rank 3
+    blocks = ResponseBlocks(k, ResponseOptions(block=block, max_rank_fraction=1.0))
+    for row in range(k + 1):
+        blocks.add_row(R, row)
+    assert blocks.all_low_rank and np.any(blocks.rank[: blocks.n_closed] % 2 == 1)
+    curv = np.random.default_rng(3).random((RESPONSE_TILE + 3, k + 1))
+    curv[:, ::5] = 0.0  # unselected steps
+    together = np.zeros_like(curv)
+    response_low_rank_kernel(k, curv, R, blocks.bases, blocks.coef, blocks.rank, block, -0.15,
+                             together)
+    for n in range(curv.shape[0]):
+        alone = np.zeros((1, k + 1))
+        response_low_rank_kernel(k, curv[n : n + 1], R, blocks.bases, blocks.coef, blocks.rank,
+                                 block, -0.15, alone)
+        assert np.array_equal(alone[0], together[n])
+    assert_close(together, response_row_reference(k, 0.3, 0.5, R, curv))
 
 
 @pytest.mark.parametrize("low_rank", [True, False])
