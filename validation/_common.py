@@ -84,10 +84,16 @@ class Curve:
     def dmft_key(self) -> dict:
         # A random selection's key also carries SELECTION_VERSION: the check of M_C's positivity
         # (UnresolvedSelectionError) changes only solves with a random selection.
-        random = {} if self.schedule.chain(self.eta).deterministic else {"selection": SELECTION_VERSION}
+        chain = self.schedule.chain(self.eta)
+        random = {} if chain.deterministic else {"selection": SELECTION_VERSION}
+        # A solve on the modal ladder carries MODAL_VERSION (its rungs changed 2026-12-02); the
+        # Sobol' rungs of random selections on long horizons did not change.
+        modal = getattr(self.rule, "modal", None)
+        K = int(round(self.t_max / self.eta))
+        ladder = {"modal": MODAL_VERSION} if modal and modal(self.problem, chain, K) else {}
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params(), **self._momentum_key(), **random}
+                "rule": self.rule.params(), **self._momentum_key(), **random, **ladder}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
@@ -121,6 +127,9 @@ SOLVER_VERSION = 3
 #    (UnresolvedSelectionError, 2026-12-01 evening); before, its sweep went on with a zeroed
 #    Cholesky column (measured: SGD b = 0.5, 1024 points, C(50) 6x off).
 SELECTION_VERSION = 1
+# 1: rung 1 of the modal ladder at level 4 with costs (1, 1, 1, 2) and 24 h0 nodes, the finer
+#    rungs refining it (quaddmft.rules.quadrature.MODAL_LADDER, 2026-12-02).
+MODAL_VERSION = 1
 
 
 class Cache:

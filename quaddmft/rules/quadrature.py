@@ -21,7 +21,7 @@ with its exact Markov probability.
   covariance C_perp (h(0) included, docs/theory.md eq. 3.11), is written on the Karhunen-Loeve
   modes of C_perp kept until the discarded variance is below ``kl_tol`` (at most
   ``max_modes``), whose coordinates are integrated by a Smolyak grid of Gauss-Hermite rules
-  of ``level``: isotropic on rungs 0 and 1, anisotropic from rung 2 on (``mode_costs``: the
+  of ``level``: isotropic on rung 0, anisotropic from rung 1 on (``mode_costs``: the
   trailing, low-variance modes get fewer refinements). The modes need the whole C_perp, so the solver iterates
   C_perp -> sweep -> C_perp to a fixed point (Anderson mixing), each rung warm-started from the
   one before (coarse to fine). Modes of C_perp, not of M_C: the response R filters xi, so the
@@ -140,19 +140,25 @@ class Resolution:
         return tuple(self.mode_costs[min(i, len(self.mode_costs) - 1)] for i in range(n_modes))
 
 
-# Measured (Fig. 1 GD, docs/precision.md): sup error of gen_error at K = 50 / 250 per rung.
-# Rung 1 is the default. At K = 500 its error (4.4e-6) is the Smolyak level of the leading KL
-# modes and the 16 h0 nodes (6.7e-6 and -2.3e-6, partly cancelling), not the number of modes;
-# rung 2 refines exactly those, the level only on the four leading modes (``mode_costs``), at
-# ~3x rung 1's nodes. Every rung refines every component of the one before
-# (``_warn_if_not_refining``), so that the difference of two rungs sees each one's error.
+# The Smolyak costs of the modal rungs from rung 1 on: the three leading KL modes refined in
+# full, the rest once less. Measured (Fig. 1 GD, sup error of gen_error; docs/precision.md):
+# the rung before (level 3, isotropic on 6 modes, 16 h0 nodes) was 6.9e-9, 5.6e-7 and 4.7e-6 off
+# at t <= 10, 50 and 100: at long horizons the level of the leading modes limits it. Level 4
+# with these costs and 24 h0 nodes (rung 1, 165 grid nodes): 9e-11, 3.1e-8 and 3.0e-7 (at
+# t <= 100 the 24-node h0 rule's own error). The third mode needs the full level at short
+# horizons: costs (1, 1, 2) were 1.4e-8 off at t <= 10, (1, 1, 1, 3) 1.6e-8. Every rung refines
+# every component of the one before (``_warn_if_not_refining``), so that the difference of two
+# rungs sees each one's error.
+LEADING_MODES = (1.0, 1.0, 1.0, 2.0)
+# The anisotropic costs of the rungs before (four leading modes in full); ``DIRECT_RUNG`` and
+# docs/precision.md's studies refer to them.
 ANISOTROPIC = (1.0, 1.0, 1.0, 1.0, 1.5)
 MODAL_LADDER = (
     Resolution(level=2, n_h0=8, max_modes=4, kl_tol=1e-6, n_points=64),
-    Resolution(level=3, n_h0=16, max_modes=6, kl_tol=1e-9, n_points=64),
-    Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64, mode_costs=ANISOTROPIC),
-    Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64, mode_costs=ANISOTROPIC),
-    Resolution(level=6, n_h0=40, max_modes=12, kl_tol=1e-14, n_points=64, mode_costs=ANISOTROPIC),
+    Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64, mode_costs=LEADING_MODES),
+    Resolution(level=5, n_h0=32, max_modes=10, kl_tol=1e-13, n_points=64, mode_costs=LEADING_MODES),
+    Resolution(level=6, n_h0=40, max_modes=12, kl_tol=1e-14, n_points=64, mode_costs=LEADING_MODES),
+    Resolution(level=7, n_h0=48, max_modes=14, kl_tol=1e-14, n_points=64, mode_costs=LEADING_MODES),
 )
 # How a Sobol' rung integrates a random selection (``Quadrature.selection``).
 SELECTIONS = ("sorted", "fixed")
@@ -161,10 +167,10 @@ PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 # A fine rung reached directly from rung 0 (``DIRECT_LADDER``, for long GD horizons, with
 # ``coarse_correction=True``): 24 h0 nodes and level 4 on the two leading KL modes only (cost 2
 # for the rest: one refinement each, as rung 0), 105 grid nodes. Measured at Fig. 1 GD, t <= 100
-# (K = 500): 3.1e-7 from the reference, the same as rung 2 (313 nodes) and as cost 1.5 on the
-# rest (189 nodes): what is left is the 24-node h0 rule's own error; cost 3 on the rest (57
-# nodes) is 1.5e-6 off. Its error estimate is |it - rung 0| (rung 1 is skipped, for the time):
-# rung 0's error, ~1e-4 at K = 500, conservative by far for a rung 300x more accurate.
+# (K = 500): 3.1e-7 from the reference, as rung 1 (165 nodes) and costs (1, 1, 1.5) (189 nodes):
+# what is left is the 24-node h0 rule's own error; cost 3 on the rest (57 nodes) is 1.5e-6 off.
+# At t <= 10 it is 1.4e-8 off (rung 1: 9e-11): the third mode needs the full level there. Its
+# error estimate is |it - rung 0|: rung 0's error, ~1e-4 at K = 500, conservative by far.
 DIRECT_RUNG = Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64,
                          mode_costs=(1.0, 1.0, 2.0))
 DIRECT_LADDER = (MODAL_LADDER[0], DIRECT_RUNG)
@@ -176,7 +182,8 @@ class Quadrature(RefinedRule):
 
     Three ways to choose where the ladder stops. By default (``tolerance`` and ``resolution``
     None) at the standard rung ``STANDARD_RUNG``: rung 1 of the modal ladder (Fig. 1 GD:
-    errors 7e-9 at t <= 10, 6e-7 at t <= 50), rung 2 of the Sobol' ladder (2048 points: ~1e-4
+    errors 9e-11 at t <= 10, 3.1e-8 at t <= 50, 3.0e-7 at t <= 100), rung 2 of the Sobol'
+    ladder (2048 points: ~1e-4
     on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at the first rung whose estimated
     error of m, C, gen_error and train_loss (``TOLERANCE_CURVES``), sup over t, is at most
     ``tolerance`` times max(1, sup_t |curve|) (a RuntimeWarning when the last rung allowed is
@@ -196,9 +203,11 @@ class Quadrature(RefinedRule):
     fixed point shifted by their difference) instead of Anderson on their own sweeps: the same
     fixed point in fewer fine sweeps (Fig. 1 GD, K = 500: ``DIRECT_RUNG`` in 4 instead of 6 from
     rung 0's fixed point, to a relative change of 5e-7). False (the default) keeps the
-    iteration, and so every array, as before. With ``ladder=DIRECT_LADDER, resolution=1,
-    fixed_point_tol=0.5`` it reaches t <= 100 (K = 500) to 3.1e-7 in 46 s of CPU, 1.05x the
-    default rung 1 (4.7e-6) in the same process (docs/precision.md). ``selection``: how a Sobol'
+    iteration: near a divergence (heavy ball beyond its stability limit) the coarse
+    rung's shifted fixed point was seen not to converge where Anderson lets the divergence be
+    detected. With ``ladder=DIRECT_LADDER, resolution=1, fixed_point_tol=0.5`` it reaches
+    t <= 100 (K = 500) as accurately as the default (3.1e-7) at about 0.5x its time
+    (docs/precision.md). ``selection``: how a Sobol'
     rung integrates a random selection: ``"sorted"`` (the default) draws s(k) in the sweep,
     stratified against the nodes' state (docs/theory.md eq. 3.13); ``"fixed"`` takes it from
     uniforms fixed in advance on the Sobol' set (coordinates h(0), s(0), z(0), s(1), ...: the
