@@ -32,7 +32,8 @@ from threadpoolctl import threadpool_limits
 from ._causal import causal_sweep
 from ._continuous import (ADAPT_CURVES, TIME_MODELS, ContinuousTime, adapt_mesh, extrapolate,
                           refine_two_time)
-from ._errors import DivergenceError, ErrorKind, ParameterError, UnresolvedSelectionError, choose
+from ._errors import (ConvergenceError, DivergenceError, ErrorKind, ParameterError,
+                      UnresolvedSelectionError, choose)
 from ._fixed_point import anderson, coarse_corrected
 from ._inputs import check_run, horizon
 from ._observables import CURVES, KERNELS, mean_and_standard_error
@@ -124,10 +125,20 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
                                 max_iter=options.max_iter, depth=options.anderson,
                                 history=history, label=label)
     else:
-        sweep, nodes = coarse_corrected(
-            evaluate, _evaluator(rule, problem, chain, eta, K, coarse, momentum, tracker),
-            start[lower], tol=options.tol, max_iter=options.max_iter, depth=options.anderson,
-            history=history, label=label, coarse_label=f"{label} (coarse correction)")
+        try:
+            sweep, nodes = coarse_corrected(
+                evaluate, _evaluator(rule, problem, chain, eta, K, coarse, momentum, tracker),
+                start[lower], tol=options.tol, max_iter=options.max_iter,
+                depth=options.anderson, history=history, label=label,
+                coarse_label=f"{label} (coarse correction)")
+        except ConvergenceError:
+            # Near a divergence the coarse rung's shifted map can have no fixed point within
+            # reach (measured: heavy ball beyond its stability limit, the coarse iteration
+            # stalled at a change of 4e-5): Anderson on this rung's own sweeps, from the same
+            # start, then meets the divergence, or the fixed point, as without correction.
+            sweep, nodes = anderson(evaluate, start[lower], tol=options.tol,
+                                    max_iter=options.max_iter, depth=options.anderson,
+                                    history=history, label=f"{label} (without correction)")
     sweep.train_accuracy = sweep.accuracy(nodes, problem.mixture)
     return sweep
 

@@ -187,9 +187,9 @@ def test_coarse_correction_reaches_the_same_fixed_point_in_fewer_fine_sweeps():
     the same relative change), with fewer of their own sweeps (the coarse ones are rung 0's,
     20x cheaper)."""
     kw = dict(eta=0.2, t_max=10.0)
-    plain = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=2), **kw)
-    corrected = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=2, coarse_correction=True),
-                         **kw)
+    plain = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=2, coarse_correction=False),
+                     **kw)
+    corrected = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(resolution=2), **kw)  # the default
     for name in ("m", "C", "gen_error", "train_loss"):
         np.testing.assert_allclose(getattr(corrected, name), getattr(plain, name), rtol=0,
                                    atol=1e-10 * max(1.0, np.abs(getattr(plain, name)).max()))
@@ -199,6 +199,26 @@ def test_coarse_correction_reaches_the_same_fixed_point_in_fewer_fine_sweeps():
     # rung 2 starts within the threshold of rung 1's fixed point (one sweep): rung 1 is corrected
     assert any(h["stage"] == "rung 1 (coarse correction)" for h in corrected.history)
     assert _fine_sweeps(corrected) < _fine_sweeps(plain), (_fine_sweeps(corrected), _fine_sweeps(plain))
+
+
+def test_a_rung_whose_coarse_correction_fails_is_solved_by_anderson(monkeypatch):
+    """Coarse correction is on by default; where its iteration does not converge (seen near a
+    divergence, heavy ball beyond its stability limit: tests/test_models.py) the rung is solved
+    by Anderson on its own sweeps from the same start: the arrays of coarse_correction=False,
+    bit for bit, and the history says so."""
+    import quaddmft._solver as solver
+
+    def fails(*args, history, label, **kwargs):
+        history.append({"stage": f"{label} (coarse correction)", "iteration": 1, "change": 1.0})
+        raise qd.ConvergenceError("coarse iteration stalled", history=history)
+
+    kw = dict(eta=0.2, t_max=2.0)
+    plain = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(coarse_correction=False), **kw)
+    monkeypatch.setattr(solver, "coarse_corrected", fails)
+    fallback = qd.solve(TWO_CLUSTER, GD, rule=qd.Quadrature(), **kw)
+    for name in ("m", "C", "gen_error", "train_loss", "train_accuracy", "gen_error_err"):
+        assert np.array_equal(getattr(fallback, name), getattr(plain, name)), name
+    assert any(h["stage"] == "rung 1 (without correction)" for h in fallback.history)
 
 
 def test_the_direct_ladder_estimate_covers_its_error():

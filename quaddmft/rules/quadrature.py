@@ -202,11 +202,11 @@ class Quadrature(RefinedRule):
     (``_fixed_point.coarse_corrected``: each sweep of the rung followed by the first rung's
     fixed point shifted by their difference) instead of Anderson on their own sweeps: the same
     fixed point in fewer fine sweeps (Fig. 1 GD, K = 500: ``DIRECT_RUNG`` in 4 instead of 6 from
-    rung 0's fixed point, to a relative change of 5e-7). False (the default) keeps the
-    iteration: near a divergence (heavy ball beyond its stability limit) the coarse
-    rung's shifted fixed point was seen not to converge where Anderson lets the divergence be
-    detected. With ``ladder=DIRECT_LADDER, resolution=1, fixed_point_tol=0.5`` it reaches
-    t <= 100 (K = 500) as accurately as the default (3.1e-7) at about 0.5x its time
+    rung 0's fixed point, to a relative change of 5e-7). On by default; where the coarse
+    iteration does not converge (seen near a divergence: heavy ball beyond its stability
+    limit) the rung is solved by Anderson on its own sweeps instead. False: Anderson always.
+    With ``ladder=DIRECT_LADDER, resolution=1, fixed_point_tol=0.5`` it reaches t <= 100
+    (K = 500) as accurately as the default (3.1e-7) at about half its time
     (docs/precision.md). ``selection``: how a Sobol'
     rung integrates a random selection: ``"sorted"`` (the default) draws s(k) in the sweep,
     stratified against the nodes' state (docs/theory.md eq. 3.13); ``"fixed"`` takes it from
@@ -234,7 +234,7 @@ class Quadrature(RefinedRule):
     fixed_point_tol: float = 1e-2
     max_iter: int = 100
     anderson: int = 5
-    coarse_correction: bool = False
+    coarse_correction: bool = True
     selection: str = "sorted"
     name = "quadrature"
 
