@@ -90,10 +90,16 @@ class Curve:
         # Sobol' rungs of random selections on long horizons did not change.
         modal = getattr(self.rule, "modal", None)
         K = int(round(self.t_max / self.eta))
-        ladder = {"modal": MODAL_VERSION} if modal and modal(self.problem, chain, K) else {}
+        is_modal = bool(modal and modal(self.problem, chain, K))
+        ladder = {"modal": MODAL_VERSION} if is_modal else {}
+        rule = self.rule.params()
+        if not is_modal and "coarse_correction" in rule:
+            # Coarse correction acts on modal rungs only; its default turned True (2026-12-02):
+            # the keys of the Sobol' solves keep the value they were cached with.
+            rule = {**rule, "coarse_correction": False}
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
-                "rule": self.rule.params(), **self._momentum_key(), **random, **ladder}
+                "rule": rule, **self._momentum_key(), **random, **ladder}
 
     def sim_key(self) -> dict:
         return {"kind": "simulation", "problem": self.sim_problem.params(),
