@@ -127,7 +127,7 @@ def response_rows(k, eta, delta, R, R_T, curv, response, blocks: ResponseBlocks)
     top (partial) block [floor(k/B) B, k) alone, then each full block with its coupling to the
     later columns as matrix products (``ResponseBlocks.coupling``, low-rank where possible). When
     every full block is low-rank, the fused per-node kernel ``response_low_rank_kernel`` does it
-    all."""
+    all (and ``R_T``, R transposed, needed by the dense blocks only, may be None)."""
     if blocks.all_low_rank:
         response_low_rank_kernel(k, curv, R, blocks.bases, blocks.coef, blocks.rank, blocks.block,
                                  -eta * delta, response)
