@@ -449,7 +449,8 @@ def response_block_kernel(response, curv, R_T, acc, b0, b1, j_end, scale):
 
 
 # Nodes per tile of ``response_low_rank_kernel``: the tile's nodes run in lockstep with the node as
-# the innermost (SIMD) index; 4 doubles fill a 256-bit vector. Measured 1.4-2.2x faster than one
+# the innermost (SIMD) index; 4 doubles fill a 256-bit vector (the helpers are written for 4
+# lanes). Measured 1.4-2.2x faster than one
 # node at a time at k = 100-500 (2520 nodes, Fig. 1 GD R); 8 was slower.
 RESPONSE_TILE = 4
 
@@ -486,8 +487,8 @@ def response_low_rank_kernel(k, curv, R, bases, coef, rank, block, scale, respon
             b0 = ib * block
             b1 = k if ib == top // block else b0 + block
             if ib < top // block:
-                _tile_far_field(rows, coef[ib], rank[ib], b0 + block, k, far)
-                _tile_expand(bases[ib], far, rank[ib], acc)
+                _tile_product(coef[ib], rows, b0 + block, k + 1, rank[ib], far)  # far field
+                _tile_product(bases[ib].T, far, 0, rank[ib], block, acc)  # its expansion
             _tile_near_field(rows, acc, cv, R, b0, b1)
         for t in range(size):
             for l in range(k + 1):
@@ -495,45 +496,25 @@ def response_low_rank_kernel(k, curv, R, bases, coef, rank, block, scale, respon
 
 
 @numba.njit(cache=True, inline="always")
-def _tile_far_field(rows, coef, r, j0, k, far):
-    """far[q, t] = sum_{j = j0}^{k} rows[j, t] coef[j, q], ascending j; two q at a time (the
-    accumulators stay in registers)."""
-    for q in range(0, r - 1, 2):
+def _tile_product(mat, x, lo, hi, n_out, out):
+    """out[o, t] = sum_{s = lo}^{hi - 1} mat[s, o] x[s, t] for o < n_out, ascending s; two o at a
+    time (the accumulators stay in registers). The far field: mat = coef (rows j), x = the
+    tile's rows; the expansion: mat = basis^T (rows q), x = far."""
+    for o in range(0, n_out - 1, 2):
         p0 = p1 = p2 = p3 = s0 = s1 = s2 = s3 = 0.0
-        for j in range(j0, k + 1):
-            c, d = coef[j, q], coef[j, q + 1]
-            x0, x1, x2, x3 = rows[j, 0], rows[j, 1], rows[j, 2], rows[j, 3]
+        for j in range(lo, hi):
+            c, d = mat[j, o], mat[j, o + 1]
+            x0, x1, x2, x3 = x[j, 0], x[j, 1], x[j, 2], x[j, 3]
             p0 += x0 * c; p1 += x1 * c; p2 += x2 * c; p3 += x3 * c  # noqa: E702
             s0 += x0 * d; s1 += x1 * d; s2 += x2 * d; s3 += x3 * d  # noqa: E702
-        far[q, 0], far[q, 1], far[q, 2], far[q, 3] = p0, p1, p2, p3
-        far[q + 1, 0], far[q + 1, 1], far[q + 1, 2], far[q + 1, 3] = s0, s1, s2, s3
-    if r % 2:
+        out[o, 0], out[o, 1], out[o, 2], out[o, 3] = p0, p1, p2, p3
+        out[o + 1, 0], out[o + 1, 1], out[o + 1, 2], out[o + 1, 3] = s0, s1, s2, s3
+    if n_out % 2:
         for t in range(RESPONSE_TILE):
-            far[r - 1, t] = 0.0
-        for j in range(j0, k + 1):
+            out[n_out - 1, t] = 0.0
+        for j in range(lo, hi):
             for t in range(RESPONSE_TILE):
-                far[r - 1, t] += rows[j, t] * coef[j, r - 1]
-
-
-@numba.njit(cache=True, inline="always")
-def _tile_expand(basis, far, r, acc):
-    """acc[i, t] = sum_{q < r} basis[i, q] far[q, t], ascending q; two i at a time."""
-    block = acc.shape[0]
-    for i in range(0, block - 1, 2):
-        p0 = p1 = p2 = p3 = s0 = s1 = s2 = s3 = 0.0
-        for q in range(r):
-            b, c = basis[i, q], basis[i + 1, q]
-            f0, f1, f2, f3 = far[q, 0], far[q, 1], far[q, 2], far[q, 3]
-            p0 += b * f0; p1 += b * f1; p2 += b * f2; p3 += b * f3  # noqa: E702
-            s0 += c * f0; s1 += c * f1; s2 += c * f2; s3 += c * f3  # noqa: E702
-        acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3] = p0, p1, p2, p3
-        acc[i + 1, 0], acc[i + 1, 1], acc[i + 1, 2], acc[i + 1, 3] = s0, s1, s2, s3
-    if block % 2:
-        for t in range(RESPONSE_TILE):
-            acc[block - 1, t] = 0.0
-        for q in range(r):
-            for t in range(RESPONSE_TILE):
-                acc[block - 1, t] += basis[block - 1, q] * far[q, t]
+                out[n_out - 1, t] += x[j, t] * mat[j, n_out - 1]
 
 
 @numba.njit(cache=True, inline="always")
