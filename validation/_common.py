@@ -42,6 +42,7 @@ if str(HERE.parent) not in sys.path:
 import numpy as np  # noqa: E402
 
 import quaddmft as qd  # noqa: E402
+from quaddmft._inputs import horizon  # noqa: E402  (the solver's own K for t_max, eta)
 from quaddmft._io import atomic_write  # noqa: E402  (the package's atomic writer)
 from quaddmft.rules.quadrature import STANDARD_RUNG, TOLERANCE_CURVES  # noqa: E402
 
@@ -89,8 +90,7 @@ class Curve:
         # A solve on the modal ladder carries MODAL_VERSION (its rungs changed 2026-12-02); the
         # Sobol' rungs of random selections on long horizons did not change.
         modal = getattr(self.rule, "modal", None)
-        K = int(round(self.t_max / self.eta))
-        is_modal = bool(modal and modal(self.problem, chain, K))
+        is_modal = bool(modal and modal(self.problem, chain, horizon(self.eta, self.t_max)))
         ladder = {"modal": MODAL_VERSION} if is_modal else {}
         rule = self.rule.params()
         if not is_modal and "coarse_correction" in rule:
