@@ -18,7 +18,8 @@ import quaddmft as qd
 from quaddmft._observables import CURVES
 from quaddmft._quadrature import (gauss_hermite, karhunen_loeve, smolyak, smolyak_refines,
                                   smolyak_size, tensor_product)
-from quaddmft.rules.quadrature import DIRECT_LADDER, MODAL_LADDER, PATH_LADDER
+from quaddmft.rules.quadrature import (DIRECT_LADDER, DIRECT_RUNG, LONG_HORIZON, MODAL_LADDER,
+                                      MODAL_LADDER_LONG, PATH_LADDER)
 from quaddmft.references import marchenko_pastur_square_loss
 from catalogue import GD, PERSISTENT, SGD_04, THREE_CLUSTER, TWO_CLUSTER
 
@@ -231,6 +232,26 @@ def test_the_direct_ladder_estimate_covers_its_error():
                                                           coarse_correction=True), **kw)
     _assert_estimate_covers(direct, reference, curves=("m", "C", "gen_error", "train_loss"))
     assert np.abs(direct.gen_error - reference.gen_error).max() < 1e-7
+
+
+def test_beyond_the_long_horizon_the_default_rung_is_the_direct_rung():
+    """Beyond ``LONG_HORIZON`` steps the built-in modal ladder's rung 1 is ``DIRECT_RUNG``
+    (docs/numerics.md section 3); the rest of the ladder still refines it, and nothing changes up
+    to ``LONG_HORIZON`` steps. Its accuracy at K = 500 is measured by benchmarks/targets.py."""
+    import warnings
+    rule = qd.Quadrature()
+    assert rule.rungs(TWO_CLUSTER, GD.chain(0.2), LONG_HORIZON) == MODAL_LADDER[:2]
+    assert rule.rungs(TWO_CLUSTER, GD.chain(0.2), LONG_HORIZON + 1) == (MODAL_LADDER[0],
+                                                                        DIRECT_RUNG)
+    assert MODAL_LADDER_LONG[2:] == MODAL_LADDER[2:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qd.Quadrature(ladder=MODAL_LADDER_LONG).rungs(TWO_CLUSTER, GD.chain(0.2), 500)
+    # The cost estimate follows the ladder: fewer grid nodes than MODAL_LADDER's rung 1.
+    nodes, sweeps = rule.cost(TWO_CLUSTER, GD.chain(0.2), 500)
+    full_nodes, full_sweeps = qd.Quadrature(ladder=MODAL_LADDER[:2]).cost(TWO_CLUSTER,
+                                                                           GD.chain(0.2), 500)
+    assert nodes < full_nodes and sweeps < full_sweeps
 
 
 def test_estimate_bounds_the_error_of_persistent_sgd_against_exact_enumeration():

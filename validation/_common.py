@@ -44,7 +44,8 @@ import numpy as np  # noqa: E402
 import quaddmft as qd  # noqa: E402
 from quaddmft._inputs import horizon  # noqa: E402  (the solver's own K for t_max, eta)
 from quaddmft._io import atomic_write  # noqa: E402  (the package's atomic writer)
-from quaddmft.rules.quadrature import STANDARD_RUNG, TOLERANCE_CURVES  # noqa: E402
+from quaddmft.rules.quadrature import (LONG_HORIZON, STANDARD_RUNG,  # noqa: E402
+                                      TOLERANCE_CURVES)
 
 CACHE = HERE / "_cache"
 OUT = HERE / "out"
@@ -91,7 +92,9 @@ class Curve:
         # Sobol' rungs of random selections on long horizons did not change.
         modal = getattr(self.rule, "modal", None)
         is_modal = bool(modal and modal(self.problem, chain, horizon(self.eta, self.t_max)))
-        ladder = {"modal": MODAL_VERSION} if is_modal else {}
+        K = horizon(self.eta, self.t_max)
+        ladder = ({"modal": MODAL_VERSION_LONG if K > LONG_HORIZON else MODAL_VERSION}
+                  if is_modal else {})
         rule = self.rule.params()
         if not is_modal and "coarse_correction" in rule:
             # Coarse correction acts on modal rungs only; its default turned True (2026-12-02):
@@ -136,6 +139,9 @@ SELECTION_VERSION = 1
 # 1: rung 1 of the modal ladder at level 4 with costs (1, 1, 1, 2) and 24 h0 nodes, the finer
 #    rungs refining it (quaddmft.rules.quadrature.MODAL_LADDER, 2026-12-02).
 MODAL_VERSION = 1
+# 2: beyond LONG_HORIZON steps rung 1 is DIRECT_RUNG (quaddmft.rules.quadrature.modal_ladder,
+#    2026-12-02); solves of at most LONG_HORIZON steps keep MODAL_VERSION.
+MODAL_VERSION_LONG = 2
 
 
 class Cache:

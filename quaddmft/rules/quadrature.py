@@ -71,8 +71,9 @@ from .._quadrature import (SOBOL_MAX_DIMENSION, karhunen_loeve, smolyak, smolyak
 from .._selection import SortedSelection, path_probability, sample_paths
 from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
-__all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "PATH_LADDER",
-           "DIRECT_RUNG", "DIRECT_LADDER", "STANDARD_RUNG", "TOLERANCE_CURVES"]
+__all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "MODAL_LADDER_LONG",
+           "LONG_HORIZON", "PATH_LADDER", "DIRECT_RUNG", "DIRECT_LADDER", "STANDARD_RUNG",
+           "TOLERANCE_CURVES", "modal_ladder"]
 
 # Where the ladder stops without a tolerance or a resolution: {modal: rung, causal: rung}.
 STANDARD_RUNG = {True: 1, False: 2}
@@ -164,16 +165,35 @@ MODAL_LADDER = (
 SELECTIONS = ("sorted", "fixed")
 PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 
-# A fine rung reached directly from rung 0 (``DIRECT_LADDER``, for long GD horizons, with
-# ``coarse_correction=True``): 24 h0 nodes and level 4 on the two leading KL modes only (cost 2
-# for the rest: one refinement each, as rung 0), 105 grid nodes. Measured at Fig. 1 GD, t <= 100
-# (K = 500): 3.1e-7 from the reference, as rung 1 (165 nodes) and costs (1, 1, 1.5) (189 nodes):
+# The rung 1 of long horizons (``MODAL_LADDER_LONG`` below; ``DIRECT_LADDER``: rung 0, then it,
+# at any horizon): 24 h0 nodes and level 4 on the two leading KL modes only (cost 2 for the
+# rest: one refinement each, as rung 0), 105 grid nodes. Measured at Fig. 1 GD, t <= 100
+# (K = 500): 3.1e-7 from the reference, as ``MODAL_LADDER[1]`` (165 nodes) and costs
+# (1, 1, 1.5) (189 nodes):
 # what is left is the 24-node h0 rule's own error; cost 3 on the rest (57 nodes) is 1.5e-6 off.
 # At t <= 10 it is 1.4e-8 off (rung 1: 9e-11): the third mode needs the full level there. Its
 # error estimate is |it - rung 0|: rung 0's error, ~1e-4 at K = 500, conservative by far.
 DIRECT_RUNG = Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64,
                          mode_costs=(1.0, 1.0, 2.0))
 DIRECT_LADDER = (MODAL_LADDER[0], DIRECT_RUNG)
+
+# Beyond LONG_HORIZON steps the built-in modal ladder takes DIRECT_RUNG as its rung 1
+# (``MODAL_LADDER_LONG``, ``modal_ladder``). There the 24-node h0 rule's error outgrows that of
+# the third mode's level, which costs (1, 1, 1, 2) refine in full. Measured at Fig. 1 GD (sup
+# error of gen_error, one process, coarse correction, fixed point to 1e-8):
+#   K = 50:  DIRECT_RUNG 1.4e-8, MODAL_LADDER[1] 9e-11;
+#   K = 250: 3.6e-8 in 8.0 s against 3.1e-8 in 12.3 s (m: 4.8e-7 against 1.1e-7);
+#   K = 500: 3.1e-7 in 44.7 s against 3.0e-7 in 67.6 s.
+# The switch sits above 250 steps (t <= 50 at eta = 0.2), where both grids are as accurate in
+# gen_error but the full third mode still halves the error of m.
+LONG_HORIZON = 250
+MODAL_LADDER_LONG = (MODAL_LADDER[0], DIRECT_RUNG, *MODAL_LADDER[2:])
+
+
+def modal_ladder(K: int) -> tuple:
+    """The built-in modal ladder of a horizon of ``K`` steps: ``MODAL_LADDER``, or beyond
+    ``LONG_HORIZON`` steps ``MODAL_LADDER_LONG`` (its rung 1 is ``DIRECT_RUNG``)."""
+    return MODAL_LADDER_LONG if K > LONG_HORIZON else MODAL_LADDER
 
 
 @dataclass(frozen=True)
@@ -182,7 +202,8 @@ class Quadrature(RefinedRule):
 
     Three ways to choose where the ladder stops. By default (``tolerance`` and ``resolution``
     None) at the standard rung ``STANDARD_RUNG``: rung 1 of the modal ladder (Fig. 1 GD:
-    errors 9e-11 at t <= 10, 3.1e-8 at t <= 50, 3.0e-7 at t <= 100), rung 2 of the Sobol'
+    errors 9e-11 at t <= 10, 3.1e-8 at t <= 50; beyond ``LONG_HORIZON`` steps rung 1 is
+    ``DIRECT_RUNG``, ``modal_ladder``: 3.1e-7 at t <= 100), rung 2 of the Sobol'
     ladder (2048 points: ~1e-4 on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at
     the first rung whose estimated error of m, C, gen_error and train_loss
     (``TOLERANCE_CURVES``), sup over t, is at most
@@ -205,10 +226,7 @@ class Quadrature(RefinedRule):
     rung 0's fixed point, to a relative change of 5e-7). On by default; where the coarse
     iteration does not converge (seen near a divergence: heavy ball beyond its stability
     limit) the rung is solved by Anderson on its own sweeps instead. False: Anderson always.
-    With ``ladder=DIRECT_LADDER, resolution=1, fixed_point_tol=0.5`` it reaches t <= 100
-    (K = 500) as accurately as the default (3.1e-7) in about half its time (44 s against 102 s
-    for the default without coarse correction in one process, which coarse correction makes
-    0.83x; docs/precision.md). ``selection``: how a Sobol'
+    ``selection``: how a Sobol'
     rung integrates a random selection: ``"sorted"`` (the default) draws s(k) in the sweep,
     stratified against the nodes' state (docs/theory.md eq. 3.13); ``"fixed"`` takes it from
     uniforms fixed in advance on the Sobol' set (coordinates h(0), s(0), z(0), s(1), ...: the
@@ -294,7 +312,7 @@ class Quadrature(RefinedRule):
         return chain.deterministic or 2**K <= self.max_enumerated_paths
 
     def rungs(self, problem, chain, K):
-        ladder = self.ladder or (MODAL_LADDER if self.modal(problem, chain, K) else PATH_LADDER)
+        ladder = self.ladder or (modal_ladder(K) if self.modal(problem, chain, K) else PATH_LADDER)
         if self.ladder is not None:
             _warn_if_not_refining(ladder, self.modal(problem, chain, K))
         last = len(ladder) - 1
