@@ -16,6 +16,7 @@ alone (``python benchmarks/NAME.py --help``):
 - coverage.py         does each rule's reported error bound its actual error? (issue 11)
 - precision.py        error versus time of every rule and the issue 11 targets (docs/precision.md)
 - sweep.py            a 16-point qd.sweep on 2 dask workers against the same solves run serially
+- adaptive_grid.py    a dimension-adaptive index set of the KL modes against the ladder's grids
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SUITE = {  # name: (full arguments, quick arguments)
     "coverage": ([], ["--quick", "--out", "/dev/null"]),
     "precision": ([], ["--quick", "--out", ""]),
     "sweep": ([], ["--t-max", "2", "--out", "/dev/null"]),
+    "adaptive_grid": (["--t-max", "10", "--budget", "170"], ["--t-max", "2", "--budget", "40"]),
 }
 
 

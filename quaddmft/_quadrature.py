@@ -27,7 +27,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 __all__ = ["gauss_hermite", "half_gauss_hermite", "smolyak", "smolyak_size", "smolyak_refines",
-           "karhunen_loeve",
+           "combination_grid", "karhunen_loeve",
            "KLModes", "tensor_product", "SOBOL_MAX_DIMENSION"]
 
 # scipy's Sobol' direction numbers cover this many dimensions (the QMC and Quadrature rules).
@@ -116,7 +116,28 @@ def _smolyak_cached(costs: tuple, level: int):
     if D == 0:
         return np.zeros((1, 0)), np.ones(1)
     budget = level - 1
-    members = set(_index_set(costs, budget))
+    return _combination(set(_index_set(costs, budget)), D)
+
+
+def combination_grid(members) -> tuple[np.ndarray, np.ndarray]:
+    """The Smolyak combination (module docstring) over any downward-closed index set
+    ``members`` (tuples l, l_i >= 1, of one length D >= 1): (nodes (n, D), weights (n,)). For
+    index sets chosen otherwise than by ``smolyak``'s costs (benchmarks/adaptive_grid.py)."""
+    members = set(tuple(int(li) for li in l) for l in members)
+    dims = {len(l) for l in members}
+    if len(dims) != 1 or min(dims) < 1 or any(li < 1 for l in members for li in l):
+        raise ValueError("members must be tuples of one length D >= 1 with entries >= 1")
+    D = dims.pop()
+    closed = all(tuple(l[j] - (j == i) for j in range(D)) in members
+                 for l in members for i in range(D) if l[i] > 1)
+    if not closed:
+        raise ValueError("members must be downward closed (every l - e_i with l_i > 1 in it)")
+    return _combination(members, D)
+
+
+def _combination(members: set, D: int):
+    """The combination grid of the index set ``members`` (iterated in the set's own order, which
+    the sums of merged nodes follow)."""
     all_nodes, all_weights = [], []
     for l in members:
         coeff = 0

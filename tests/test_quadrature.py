@@ -16,8 +16,8 @@ import pytest
 
 import quaddmft as qd
 from quaddmft._observables import CURVES
-from quaddmft._quadrature import (gauss_hermite, karhunen_loeve, smolyak, smolyak_refines,
-                                  smolyak_size, tensor_product)
+from quaddmft._quadrature import (_index_set, combination_grid, gauss_hermite, karhunen_loeve,
+                                  smolyak, smolyak_refines, smolyak_size, tensor_product)
 from quaddmft.rules.quadrature import (DIRECT_LADDER, DIRECT_RUNG, LONG_HORIZON, MODAL_LADDER,
                                       MODAL_LADDER_LONG, PATH_LADDER)
 from quaddmft.references import marchenko_pastur_square_loss
@@ -43,6 +43,45 @@ def test_smolyak_grids_are_cached_but_returned_as_copies():
     assert abs(weights.sum() - 1.0) < 1e-12 and np.abs(again).max() > 1.0
     assert smolyak_size((1.0, 1.0, 1.5), 4) == weights.size
     assert smolyak_size(3, 4) == smolyak([1.0] * 3, 4)[1].size
+
+
+def test_a_combination_grid_over_any_downward_closed_set():
+    """``combination_grid`` is ``smolyak`` on its own index set, node for node; on a set no cost
+    vector gives (a long rule in mode 1, one mixed term) it still integrates the moments its
+    tensor rules do exactly; a set that is not downward closed is refused."""
+    costs, level = (1.0, 1.0, 1.0, 2.0), 4
+    x, w = smolyak(costs, level)
+    y, v = combination_grid(_index_set(costs, level - 1))
+    assert np.array_equal(x, y) and np.array_equal(w, v)
+    members = [(1, 1, 1), (2, 1, 1), (3, 1, 1), (4, 1, 1), (1, 2, 1), (2, 2, 1), (1, 1, 2)]
+    x, w = combination_grid(members)
+    assert abs(w.sum() - 1.0) < 1e-13
+    assert abs(w @ x[:, 0] ** 6 - 15.0) < 1e-10  # 7 points in mode 1: exact to degree 13
+    assert abs(w @ (x[:, 0] ** 2 * x[:, 1] ** 2) - 1.0) < 1e-12  # the mixed term (2, 2, 1)
+    assert abs(w @ x[:, 2] ** 4 - 3.0) < 1e-12 and abs(w @ x[:, 2] ** 6 - 9.0) < 1e-10  # 3 points
+    with pytest.raises(ValueError, match="downward closed"):
+        combination_grid([(1, 1), (1, 3)])
+
+
+def test_modal_nodes_on_a_given_grid():
+    """``Quadrature._modal_nodes(..., grid=)`` (benchmarks/adaptive_grid.py): the rung's own
+    Smolyak grid gives its node set exactly; a grid over fewer modes keeps the leading ones; a
+    grid over more modes than the KL truncation keeps is refused."""
+    rule, chain, K = qd.Quadrature(), GD.chain(0.2), 5
+    resolution = MODAL_LADDER[1]
+    covariance = qd.solve(TWO_CLUSTER, GD, eta=0.2, t_max=1.0).C_perp
+    plain = rule.nodes(TWO_CLUSTER, chain, K, resolution, covariance=covariance)
+    n_modes = plain.htilde_basis.shape[1]
+    own = smolyak(resolution.costs(n_modes), resolution.level)
+    given = rule._modal_nodes(TWO_CLUSTER, chain, K, resolution, covariance, grid=own)
+    for name in ("weight", "c", "h0", "innovations", "htilde_basis"):
+        assert np.array_equal(getattr(given, name), getattr(plain, name)), name
+    fewer = rule._modal_nodes(TWO_CLUSTER, chain, K, resolution, covariance,
+                              grid=combination_grid([(1, 1), (2, 1), (1, 2)]))
+    assert np.array_equal(fewer.htilde_basis, plain.htilde_basis[:, :2])
+    with pytest.raises(qd.ParameterError, match="KL modes"):
+        rule._modal_nodes(TWO_CLUSTER, chain, K, resolution, covariance,
+                          grid=combination_grid([(1,) * (n_modes + 1)]))
 
 
 def test_smolyak_refinement_needs_a_superset_and_a_longer_leading_rule():

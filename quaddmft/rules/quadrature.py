@@ -431,11 +431,20 @@ class Quadrature(RefinedRule):
         node when h0 cannot enter the dynamics."""
         return problem.mixture.label_factor(resolution.n_h0 if problem.h0_enters else 1)
 
-    def _modal_nodes(self, problem, chain, K, resolution, covariance):
+    def _modal_nodes(self, problem, chain, K, resolution, covariance, grid=None):
         """Clusters x h0 (Gauss-Hermite) x [every selection path x Smolyak grid over the KL
-        coordinates of C_perp]."""
+        coordinates of C_perp]. ``grid``: (nodes (n, D), weights) over the D leading KL modes
+        instead of ``resolution``'s Smolyak grid (benchmarks/adaptive_grid.py); D at most the
+        modes ``resolution`` keeps."""
         modes = karhunen_loeve(covariance, resolution.kl_tol, resolution.max_modes)
-        grid, grid_weights = smolyak(resolution.costs(modes.n_modes), resolution.level)
+        if grid is None:
+            grid, grid_weights = smolyak(resolution.costs(modes.n_modes), resolution.level)
+        else:
+            grid, grid_weights = grid
+            if grid.shape[1] > modes.n_modes:
+                raise ParameterError(f"a grid over {grid.shape[1]} KL modes, but only "
+                                     f"{modes.n_modes} are kept")
+        basis = modes.B[:, : grid.shape[1]]
         if chain.deterministic:
             paths, path_prob = np.ones((1, K + 1)), np.ones(1)
         else:
@@ -452,7 +461,7 @@ class Quadrature(RefinedRule):
         )
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=np.zeros(weight.size),
                        innovations=np.ascontiguousarray(a["zeta"]), s=np.ascontiguousarray(a["s"]),
-                       n_inner=path_prob.size * grid_weights.size, htilde_basis=modes.B,
+                       n_inner=path_prob.size * grid_weights.size, htilde_basis=basis,
                        **h0_layout(labels))
 
     def _causal_nodes(self, problem, chain, K, resolution):

@@ -1,0 +1,138 @@
+"""Study: a dimension-adaptive index set (Gerstner-Griebel) for the KL modes of C_perp, against
+the fixed anisotropic grids of the modal ladder (issue 11; docs/numerics.md section 3).
+
+Fig. 1 GD (two clusters, logistic, alpha = 2, Delta = 0.5, lambda = 0, R = 0.01, eta = 0.2). The
+default rule is solved first; at its converged C_perp (8 KL modes, 24 Gauss-Hermite nodes in
+h0) the index set grows greedily from l = (1, ..., 1): every admissible forward neighbour c of
+the set I (each c - e_i with c_i > 1 in I) is scored once, when it becomes admissible, by
+
+    indicator(c) = max over m, C, gen_error, train_loss of
+                   sup_t |curve(I + {c}) - curve(I)| / max(1, sup_t |reference curve|),
+
+each curve from one causal sweep on the combination grid (``_quadrature.combination_grid``),
+and the best-scoring candidate joins I, until the grid has ``--budget`` nodes. Each step's
+error against the reference is printed, and so are those of the ladder's fixed grids:
+``MODAL_LADDER[1]`` (costs (1, 1, 1, 2), 165 nodes) and ``DIRECT_RUNG`` (costs (1, 1, 2), 105).
+All at one C_perp, as one sweep each: what is compared is the quadrature error of the grid,
+not a fixed point (the default's own sweep at its C_perp is within 2e-12 of its fixed point).
+
+A study, not a rule: the indicators cost many sweeps (measured: 14 s of CPU at t <= 10 for a
+200-node set, against 0.5 s for the default solve; 175 s at t <= 50).
+
+    NUMBA_NUM_THREADS=1 python benchmarks/adaptive_grid.py --t-max 10 --budget 200 \\
+        [--reference REF.npz] [--out benchmarks/adaptive_grid.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import quaddmft as qd
+from _refcache import write_text
+from quaddmft._causal import causal_sweep
+from quaddmft._quadrature import _index_set, combination_grid, karhunen_loeve
+from quaddmft.rules.quadrature import DIRECT_RUNG, MODAL_LADDER, Resolution
+
+PROBLEM = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
+ETA = 0.2
+CURVES = ("m", "C", "gen_error", "train_loss")
+MODES = 8
+# The KL modes and h0 rule of the default rung 1; the grid over the modes is the study's.
+RESOLUTION = Resolution(level=4, n_h0=24, max_modes=MODES, kl_tol=1e-11)
+
+
+class Study:
+    """One causal sweep per index set, at the default's C_perp (module docstring)."""
+
+    def __init__(self, t_max: float, reference: dict):
+        self.K = int(round(t_max / ETA))
+        self.chain = qd.FullBatch().chain(ETA)
+        self.rule = qd.Quadrature()
+        solved = qd.solve(PROBLEM, qd.FullBatch(), eta=ETA, t_max=t_max)
+        self.C_perp = solved.C_perp
+        # As many modes as the rung keeps (fewer than MODES on short horizons).
+        self.modes = karhunen_loeve(self.C_perp, RESOLUTION.kl_tol, MODES).n_modes
+        self.reference = reference
+        self.scale = {q: max(1.0, float(np.abs(reference[q]).max())) for q in CURVES}
+
+    def curves(self, members) -> tuple[dict, int]:
+        grid = combination_grid(members)
+        nodes = self.rule._modal_nodes(PROBLEM, self.chain, self.K, RESOLUTION, self.C_perp,
+                                       grid=grid)
+        sweep = causal_sweep(PROBLEM, self.chain, ETA, self.K, nodes, accuracy=False)
+        return {q: np.asarray(getattr(sweep, q)) for q in CURVES}, int(grid[1].size)
+
+    def errors(self, curves) -> dict:
+        return {q: float(np.abs(curves[q] - self.reference[q]).max()) for q in CURVES}
+
+    def indicator(self, finer, coarser) -> float:
+        return max(float(np.abs(finer[q] - coarser[q]).max()) / self.scale[q] for q in CURVES)
+
+
+def greedy(study: Study, budget: int, log) -> list:
+    """Grow the index set until ``budget`` grid nodes; one record per step."""
+    D = study.modes
+    members = [(1,) * D]
+    current, size = study.curves(members)
+    scores, steps = {}, []
+    while size < budget:
+        for l in list(members):
+            for i in range(D):
+                c = tuple(l[j] + (j == i) for j in range(D))
+                admissible = all(tuple(c[j] - (j == k) for j in range(D)) in members
+                                 for k in range(D) if c[k] > 1)
+                if c not in members and c not in scores and admissible:
+                    scores[c] = study.indicator(study.curves(members + [c])[0], current)
+        best = max(scores, key=scores.get)
+        score = scores.pop(best)
+        members.append(best)
+        current, size = study.curves(members)
+        errors = study.errors(current)
+        steps.append({"added": list(best), "indicator": score, "nodes": size, "errors": errors})
+        log(f"add {best} indicator {score:.1e} -> {size} nodes | "
+            + " ".join(f"{q} {errors[q]:.1e}" for q in CURVES))
+    return steps
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--t-max", type=float, default=10.0)
+    parser.add_argument("--budget", type=int, default=200, help="grid nodes (times 24 h0 nodes)")
+    parser.add_argument("--reference", help="an .npz with m, C, gen_error, train_loss (default: "
+                                            "Quadrature(resolution=3) solved here)")
+    parser.add_argument("--out", default="", help="write the records to this JSON")
+    args = parser.parse_args(argv)
+    if args.reference:
+        reference = dict(np.load(args.reference))
+    else:
+        solved = qd.solve(PROBLEM, qd.FullBatch(), eta=ETA, t_max=args.t_max,
+                          rule=qd.Quadrature(resolution=3, fixed_point_tol=1e-4))
+        reference = {q: getattr(solved, q) for q in CURVES}
+    study = Study(args.t_max, reference)
+    start = time.process_time()
+    steps = greedy(study, args.budget, print)
+    cpu = time.process_time() - start
+    print(f"greedy: {cpu:.1f} s of CPU")
+    fixed = {}
+    for name, resolution in (("MODAL_LADDER[1]", MODAL_LADDER[1]), ("DIRECT_RUNG", DIRECT_RUNG)):
+        costs = resolution.costs(study.modes)
+        members = _index_set(costs, resolution.level - 1)
+        curves, size = study.curves(members)
+        fixed[name] = {"costs": list(resolution.mode_costs), "nodes": size,
+                       "errors": study.errors(curves)}
+        print(f"{name} (costs {resolution.mode_costs}): {size} nodes | "
+              + " ".join(f"{q} {e:.1e}" for q, e in fixed[name]["errors"].items()))
+    if args.out:
+        write_text(args.out, json.dumps({"t_max": args.t_max, "budget": args.budget,
+                                         "greedy_cpu_s": cpu, "steps": steps, "fixed": fixed},
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
