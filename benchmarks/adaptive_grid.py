@@ -1,9 +1,10 @@
 """Study: a dimension-adaptive index set (Gerstner-Griebel) for the KL modes of C_perp, against
 the fixed anisotropic grids of the modal ladder (issue 11; docs/numerics.md section 3).
 
-Fig. 1 GD (two clusters, logistic, alpha = 2, Delta = 0.5, lambda = 0, R = 0.01, eta = 0.2). The
-default rule is solved first; at its converged C_perp (8 KL modes, 24 Gauss-Hermite nodes in
-h0) the index set grows greedily from l = (1, ..., 1): every admissible forward neighbour c of
+Fig. 1 GD (two clusters, logistic, alpha = 2, Delta = 0.5, lambda = 0, R = 0.01, eta = 0.2), or
+with ``--problem three`` the door model of Fig. 2 (lambda = 0.1). The default rule is solved
+first; at its converged C_perp (8 KL modes, 24 Gauss-Hermite nodes in h0) the index set grows
+greedily from l = (1, ..., 1): every admissible forward neighbour c of
 the set I (each c - e_i with c_i > 1 in I) is scored once, when it becomes admissible, by
 
     indicator(c) = max over m, C, gen_error, train_loss of
@@ -37,7 +38,11 @@ from quaddmft._causal import causal_sweep
 from quaddmft._quadrature import _index_set, combination_grid, karhunen_loeve
 from quaddmft.rules.quadrature import DIRECT_RUNG, MODAL_LADDER, Resolution
 
-PROBLEM = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01)
+PROBLEMS = {  # Fig. 1 GD; the three-cluster door model of Fig. 2 (coverage setting gd-three-lam0.1-t10)
+    "two": qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", lam=0.0, R=0.01),
+    "three": qd.Problem(qd.ThreeCluster(3.0, 0.05, 0.7), "logistic", lam=0.1, R=0.01,
+                        m0=qd.FiniteDStart(5000)),
+}
 ETA = 0.2
 CURVES = ("m", "C", "gen_error", "train_loss")
 MODES = 8
@@ -48,11 +53,12 @@ RESOLUTION = Resolution(level=4, n_h0=24, max_modes=MODES, kl_tol=1e-11)
 class Study:
     """One causal sweep per index set, at the default's C_perp (module docstring)."""
 
-    def __init__(self, t_max: float, reference: dict):
+    def __init__(self, problem, t_max: float, reference: dict):
+        self.problem = problem
         self.K = int(round(t_max / ETA))
         self.chain = qd.FullBatch().chain(ETA)
         self.rule = qd.Quadrature()
-        solved = qd.solve(PROBLEM, qd.FullBatch(), eta=ETA, t_max=t_max)
+        solved = qd.solve(problem, qd.FullBatch(), eta=ETA, t_max=t_max)
         self.C_perp = solved.C_perp
         # As many modes as the rung keeps (fewer than MODES on short horizons).
         self.modes = karhunen_loeve(self.C_perp, RESOLUTION.kl_tol, MODES).n_modes
@@ -61,9 +67,9 @@ class Study:
 
     def curves(self, members) -> tuple[dict, int]:
         grid = combination_grid(members)
-        nodes = self.rule._modal_nodes(PROBLEM, self.chain, self.K, RESOLUTION, self.C_perp,
+        nodes = self.rule._modal_nodes(self.problem, self.chain, self.K, RESOLUTION, self.C_perp,
                                        grid=grid)
-        sweep = causal_sweep(PROBLEM, self.chain, ETA, self.K, nodes, accuracy=False)
+        sweep = causal_sweep(self.problem, self.chain, ETA, self.K, nodes, accuracy=False)
         return {q: np.asarray(getattr(sweep, q)) for q in CURVES}, int(grid[1].size)
 
     def errors(self, curves) -> dict:
@@ -101,6 +107,7 @@ def greedy(study: Study, budget: int, log) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problem", choices=sorted(PROBLEMS), default="two")
     parser.add_argument("--t-max", type=float, default=10.0)
     parser.add_argument("--budget", type=int, default=200, help="grid nodes (times 24 h0 nodes)")
     parser.add_argument("--reference", help="an .npz with m, C, gen_error, train_loss (default: "
@@ -110,10 +117,10 @@ def main(argv=None) -> int:
     if args.reference:
         reference = dict(np.load(args.reference))
     else:
-        solved = qd.solve(PROBLEM, qd.FullBatch(), eta=ETA, t_max=args.t_max,
+        solved = qd.solve(PROBLEMS[args.problem], qd.FullBatch(), eta=ETA, t_max=args.t_max,
                           rule=qd.Quadrature(resolution=3, fixed_point_tol=1e-4))
         reference = {q: getattr(solved, q) for q in CURVES}
-    study = Study(args.t_max, reference)
+    study = Study(PROBLEMS[args.problem], args.t_max, reference)
     start = time.process_time()
     steps = greedy(study, args.budget, print)
     cpu = time.process_time() - start
@@ -128,7 +135,8 @@ def main(argv=None) -> int:
         print(f"{name} (costs {resolution.mode_costs}): {size} nodes | "
               + " ".join(f"{q} {e:.1e}" for q, e in fixed[name]["errors"].items()))
     if args.out:
-        write_text(args.out, json.dumps({"t_max": args.t_max, "budget": args.budget,
+        write_text(args.out, json.dumps({"problem": args.problem, "t_max": args.t_max,
+                                         "budget": args.budget,
                                          "greedy_cpu_s": cpu, "steps": steps, "fixed": fixed},
                                         indent=1))
     return 0
