@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import cached_property
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -89,6 +90,22 @@ class Study:
     def indicator(self, finer, coarser) -> float:
         return max(float(np.abs(finer[q] - coarser[q]).max()) / self.scale[q] for q in CURVES)
 
+    @cached_property
+    def solved(self):
+        """The converged dynamics the frozen scores observe: rung 1's sweep at C_perp."""
+        grid = combination_grid(_index_set(MODAL_LADDER[1].costs(self.modes),
+                                           MODAL_LADDER[1].level - 1))
+        nodes = self.rule._modal_nodes(self.problem, self.chain, self.K, RESOLUTION, self.C_perp,
+                                       grid=grid)
+        return causal_sweep(self.problem, self.chain, ETA, self.K, nodes, accuracy=False)
+
+    @cached_property
+    def kernel_scale(self) -> np.ndarray:
+        """sup |Gamma|, |M_C|, |mu| and max(1, sup |train_loss|) of ``solved``."""
+        return np.array([max(1e-300, float(np.abs(getattr(self.solved, name)).max()))
+                         for name in ("Gamma", "M_C", "mu")]
+                        + [max(1.0, float(np.abs(self.solved.train_loss).max()))])
+
     def sweep_scores(self, members, candidates, current) -> list:
         """The change of the curves ``current`` (those of ``members``) when each candidate
         joins: one sweep per candidate."""
@@ -98,17 +115,6 @@ class Study:
         """Delta_c of the kernels at the converged dynamics (module docstring), every candidate
         in one observer pass over the union of their difference nodes, the kernel sums kept
         per candidate (``_GroupedMarch``)."""
-        if not hasattr(self, "solved"):
-            grid = combination_grid(_index_set(MODAL_LADDER[1].costs(self.modes),
-                                               MODAL_LADDER[1].level - 1))
-            nodes = self.rule._modal_nodes(self.problem, self.chain, self.K, RESOLUTION,
-                                           self.C_perp, grid=grid)
-            self.solved = causal_sweep(self.problem, self.chain, ETA, self.K, nodes,
-                                       accuracy=False)
-            self.kernel_scale = np.array(
-                [max(1e-300, float(np.abs(getattr(self.solved, name)).max()))
-                 for name in ("Gamma", "M_C", "mu")]
-                + [max(1.0, float(np.abs(self.solved.train_loss).max()))])
         parts = [difference_grid(c) for c in candidates]
         grid = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
         owner = np.concatenate([np.full(p[1].size, i) for i, p in enumerate(parts)])

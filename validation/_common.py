@@ -91,8 +91,8 @@ class Curve:
         # A solve on the modal ladder carries MODAL_VERSION (its rungs changed 2026-12-02); the
         # Sobol' rungs of random selections on long horizons did not change.
         modal = getattr(self.rule, "modal", None)
-        is_modal = bool(modal and modal(self.problem, chain, horizon(self.eta, self.t_max)))
         K = horizon(self.eta, self.t_max)
+        is_modal = bool(modal and modal(self.problem, chain, K))
         ladder = ({"modal": MODAL_VERSION_LONG if K > LONG_HORIZON else MODAL_VERSION}
                   if is_modal else {})
         rule = self.rule.params()
