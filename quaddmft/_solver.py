@@ -120,13 +120,10 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
     lower = np.tril_indices(K + 1)
     evaluate = _evaluator(rule, problem, chain, eta, K, resolution, momentum, tracker)
     options = rule.fixed_point
-    if coarse is None:
-        sweep, nodes = anderson(evaluate, start[lower], tol=options.tol,
-                                max_iter=options.max_iter, depth=options.anderson,
-                                history=history, label=label)
-    else:
+    solved = None
+    if coarse is not None:
         try:
-            sweep, nodes = coarse_corrected(
+            solved = coarse_corrected(
                 evaluate, _evaluator(rule, problem, chain, eta, K, coarse, momentum, tracker),
                 start[lower], tol=options.tol, max_iter=options.max_iter,
                 depth=options.anderson, history=history, label=label,
@@ -136,9 +133,11 @@ def _converge(rule: RefinedRule, problem, chain, eta, K, resolution, start, hist
             # reach (measured: heavy ball beyond its stability limit, the coarse iteration
             # stalled at a change of 4e-5): Anderson on this rung's own sweeps, from the same
             # start, then meets the divergence, or the fixed point, as without correction.
-            sweep, nodes = anderson(evaluate, start[lower], tol=options.tol,
-                                    max_iter=options.max_iter, depth=options.anderson,
-                                    history=history, label=f"{label} (without correction)")
+            label = f"{label} (without correction)"
+    if solved is None:
+        solved = anderson(evaluate, start[lower], tol=options.tol, max_iter=options.max_iter,
+                          depth=options.anderson, history=history, label=label)
+    sweep, nodes = solved
     sweep.train_accuracy = sweep.accuracy(nodes, problem.mixture)
     return sweep
 
