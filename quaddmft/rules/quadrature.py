@@ -151,9 +151,6 @@ class Resolution:
 # every component of the one before (``_warn_if_not_refining``), so that the difference of two
 # rungs sees each one's error.
 LEADING_MODES = (1.0, 1.0, 1.0, 2.0)
-# The anisotropic costs of the rungs before (four leading modes in full); ``DIRECT_RUNG`` and
-# docs/precision.md's studies refer to them.
-ANISOTROPIC = (1.0, 1.0, 1.0, 1.0, 1.5)
 MODAL_LADDER = (
     Resolution(level=2, n_h0=8, max_modes=4, kl_tol=1e-6, n_points=64),
     Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64, mode_costs=LEADING_MODES),
@@ -169,8 +166,8 @@ PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
 # at any horizon): 24 h0 nodes and level 4 on the two leading KL modes only (cost 2 for the
 # rest: one refinement each, as rung 0), 105 grid nodes. Measured at Fig. 1 GD, t <= 100
 # (K = 500): 3.1e-7 from the reference, as ``MODAL_LADDER[1]`` (165 nodes) and costs
-# (1, 1, 1.5) (189 nodes):
-# what is left is the 24-node h0 rule's own error; cost 3 on the rest (57 nodes) is 1.5e-6 off.
+# (1, 1, 1.5) (189 nodes): what is left is the 24-node h0 rule's own error; cost 3 on the rest
+# (57 nodes) is 1.5e-6 off.
 # At t <= 10 it is 1.4e-8 off (rung 1: 9e-11): the third mode needs the full level there. Its
 # error estimate is |it - rung 0|: rung 0's error, ~1e-4 at K = 500, conservative by far.
 DIRECT_RUNG = Resolution(level=4, n_h0=24, max_modes=8, kl_tol=1e-11, n_points=64,
