@@ -362,19 +362,33 @@ class SortedSelection:
 
     ``paired``: the second half of each block is the antithetic partner of the first
     (``rules.Quadrature``) and takes its partner's path, so that the node set stays symmetric.
+    ``block_sizes``: blocks of unequal sizes (in node order, summing to ``n_nodes``; the h0
+    nodes of ``rules.Quadrature``'s weighted allocation), instead of ``n_nodes / n_inner``
+    blocks of ``n_inner``.
     """
 
-    def __init__(self, chain: Chain, n_nodes: int, n_inner: int, paired: bool, seed: int):
-        if n_inner <= 0 or n_nodes % n_inner or (paired and n_inner % 2):
-            raise ParameterError(f"n_inner = {n_inner} must divide n_nodes = {n_nodes} (and be "
-                                 "even for paired nodes)")
+    def __init__(self, chain: Chain, n_nodes: int, n_inner: int, paired: bool, seed: int,
+                 block_sizes=None):
+        if block_sizes is None:
+            if n_inner <= 0 or n_nodes % n_inner or (paired and n_inner % 2):
+                raise ParameterError(f"n_inner = {n_inner} must divide n_nodes = {n_nodes} (and "
+                                     "be even for paired nodes)")
+            block_sizes = np.full(n_nodes // n_inner, n_inner)
+        block_sizes = np.asarray(block_sizes, dtype=np.int64)
+        if (block_sizes.sum() != n_nodes or np.any(block_sizes <= 0)
+                or (paired and np.any(block_sizes % 2))):
+            raise ParameterError(f"the blocks (sizes {block_sizes.tolist()}) must be positive and "
+                                 f"sum to n_nodes = {n_nodes} (and be even for paired nodes)")
         self.chain = chain
-        index = np.arange(n_nodes)
-        within = index % n_inner
-        self.leaders = index[within < n_inner // 2] if paired else index
-        self.partners = self.leaders + n_inner // 2 if paired else None
-        self.block = self.leaders // n_inner
-        self.n_blocks = n_nodes // n_inner
+        starts = np.concatenate([[0], np.cumsum(block_sizes)[:-1]])
+        block = np.repeat(np.arange(block_sizes.size), block_sizes)
+        within = np.arange(n_nodes) - starts[block]
+        half = block_sizes[block] // 2
+        lead = within < half if paired else np.ones(n_nodes, dtype=bool)
+        self.leaders = np.flatnonzero(lead)
+        self.partners = self.leaders + half[self.leaders] if paired else None
+        self.block = block[self.leaders]
+        self.n_blocks = block_sizes.size
         self.seed = seed
         # A fixed random order among equal keys: the index order of a Sobol' set is correlated
         # with its coordinates (its first coordinate is a van der Corput sequence), and taken as
