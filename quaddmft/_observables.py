@@ -93,6 +93,8 @@ def interpolated_accuracy(nodes, rbar: np.ndarray, sd: float, mixture) -> float:
     Node sets without either layout (Monte Carlo) get the plain weighted mean of p.
     """
     act, L = mixture.activation_code, mixture.L
+    if nodes.h0_sizes is not None:
+        return _nested_accuracy(nodes, rbar, sd, act, L)
     if nodes.h0_groups is not None:
         basis, fine_weight, fine_y = nodes.h0_groups
         grid = (basis.shape[0], basis.shape[2], nodes.n_inner)
@@ -116,6 +118,56 @@ def interpolated_accuracy(nodes, rbar: np.ndarray, sd: float, mixture) -> float:
     prob = interpolated_correct_probability(act, L, y, np.ascontiguousarray(rbar.reshape(grid)),
                                             sd, nodes.h0_basis)
     return float(np.sum(inner_weight * prob))
+
+
+def _nested_accuracy(nodes, rbar: np.ndarray, sd: float, act: int, L: float) -> float:
+    r"""``interpolated_accuracy`` on a nested h0 layout (``NodeSet.h0_sizes``: h0 node i carries
+    the first n_i inner points). With the distinct sizes u_1 < ... < u_V and S_v the h0 nodes
+    with n_i >= u_v (S_1 all of them), a telescoping sum over the inner points each term has:
+
+        A = <J_{S_V}>_{u_V} + sum_{v < V} <J_{S_v} - J_{S_{v+1}}>_{u_v},
+
+    J_S(p) the accuracy at inner point p integrated across h0 through the interpolant on the
+    nodes S (as ``interpolated_accuracy``), <.>_u the mean over the first u inner points. Its
+    value is that of J on every node where all the nodes are present, the coarser interpolants
+    only carrying the inner points the outer nodes lack (a multilevel estimate). With antithetic
+    pairs, "the first u inner points" are the first u/2 and their partners, in every block."""
+    sizes = np.asarray(nodes.h0_sizes)
+    per_group = int(sizes.sum())
+    G = nodes.size // per_group
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    group_prob = nodes.weight.reshape(G, per_group).sum(axis=1)
+    y_group = nodes.y.reshape(G, per_group)[:, 0]
+    levels = np.unique(sizes)
+
+    def positions(size, u):
+        """Where the first u inner points sit in a block of ``size``: with antithetic pairs the
+        block holds the first size/2 points, then their partners (``NodeSet.antithetic``)."""
+        if not nodes.antithetic:
+            return np.arange(u)
+        return np.concatenate([np.arange(u // 2), size // 2 + np.arange(u // 2)])
+
+    def integral(subset, u):
+        """J_subset(p) over the first u inner points p, per group: (G, u)."""
+        within = np.stack([positions(int(sizes[i]), u) for i in subset])  # (|subset|, u)
+        index = (np.arange(G)[:, None, None] * per_group + start[subset][None, :, None]
+                 + within[None, :, :])
+        grid = np.ascontiguousarray(rbar[index])
+        y = np.ascontiguousarray(np.repeat(y_group[:, None], u, axis=1))
+        x = nodes.h0_nodes[subset]
+        if sd == 0.0:
+            return interpolated_indicator_probability(act, L, y, grid, x, barycentric_weights(x),
+                                                      8 * x.size)
+        return interpolated_correct_probability(act, L, y, grid, sd, h0_interpolation_basis(x))
+
+    total = np.zeros(G)
+    for v, u in enumerate(levels):
+        subset = np.flatnonzero(sizes >= u)
+        term = integral(subset, int(u))
+        if v + 1 < levels.size:
+            term = term - integral(np.flatnonzero(sizes >= levels[v + 1]), int(u))
+        total += term.mean(axis=1)
+    return float(group_prob @ total)
 
 
 def mean_and_standard_error(values) -> tuple[np.ndarray, np.ndarray]:

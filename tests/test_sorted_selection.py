@@ -103,11 +103,13 @@ BEFORE_D08_C = [0.007172570007570355, 0.006950067238004733, 0.006737624727920692
 
 
 def test_fixed_selection_reproduces_the_rule_before_bit_for_bit():
-    """``selection="fixed"`` is the causal rung as it was before eq. 3.13 (golden d08 as recorded
+    """``selection="fixed"`` with ``h0_allocation="equal"`` and the Sobol' ladder of then (its
+    rung 1: 1024 points) is the causal rung as it was before eq. 3.13 (golden d08 as recorded
     before the sorted selection: SGD b = 0.4, door model, t <= 2.4, rung 1)."""
     problem = qd.Problem(qd.ThreeCluster(3.0, 0.05, 0.7), "logistic", lam=0.1, R=0.01,
                          m0=qd.FiniteDStart(5000))
-    res = qd.solve(problem, qd.SGD(0.4), eta=0.2, t_max=2.4, rule=Quadrature(resolution=1, selection="fixed"))
+    res = qd.solve(problem, qd.SGD(0.4), eta=0.2, t_max=2.4, rule=Quadrature(resolution=1, selection="fixed", h0_allocation="equal",
+                                   ladder=(Resolution(n_points=512, n_h0=8), Resolution(n_points=1024, n_h0=8))))
     np.testing.assert_array_equal(res.C[-3:], BEFORE_D08_C)
 
 

@@ -70,6 +70,16 @@ class NodeSet:
     # Selection paths drawn by the sweep itself, step by step against the nodes' state
     # (``_selection.SortedSelection``); ``s`` is then filled as the sweep goes. None: ``s`` is given.
     selector: object | None = None
+    # The inner points of each h0 node of the tensor layout, nested: h0 node i of every label
+    # group carries the first h0_sizes[i] inner points (in node order: group, h0 node, inner
+    # point). None: every h0 node carries all ``n_inner``. Quadrature's causal rungs give the
+    # outer Gauss-Hermite nodes, whose weights are small, fewer points
+    # (``rules.quadrature.h0_block_sizes``).
+    h0_sizes: np.ndarray | None = None
+    # The inner points come in antithetic pairs: the second half of each block (of the h0
+    # layout) are the partners of the first, so that a block of n_i points holds the first n_i/2
+    # inner points and their partners (``rules.quadrature._nested_product``).
+    antithetic: bool = False
 
     @property
     def size(self) -> int:

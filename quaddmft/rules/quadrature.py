@@ -35,7 +35,11 @@ with its exact Markov probability.
   against the nodes' state (array-RQMC, ``_selection.SortedSelection``, docs/theory.md
   eq. 3.13; its shifts fixed by ``seed``): the error falls like N^-0.7 instead of the N^-0.5 of
   selection uniforms fixed in advance (measured, Fig. 1 P-SGD b = 0.3, t <= 20: 5-7x lower at
-  16384 points, at 1.25x the time per node).
+  16384 points, at 1.25x the time per node). The h0 nodes share the point set by weight
+  (``h0_allocation="weighted"``, ``h0_block_sizes``): node i takes the first n_i points, about
+  n (w_i / w_max)^(1/1.7), so that the outer Gauss-Hermite nodes (weights 1e-4 to 1e-2) no
+  longer cost as much as the central ones; the training accuracy is then interpolated across
+  h0 level by level (``_observables.interpolated_accuracy``).
 
 **A rung that cannot resolve the selection.** On a finite node set the rows of eq. 3.12 do not
 make M_C a Gram matrix; a Sobol' set too small for the horizon turns it indefinite (docs/theory.md
@@ -160,7 +164,30 @@ MODAL_LADDER = (
 )
 # How a Sobol' rung integrates a random selection (``Quadrature.selection``).
 SELECTIONS = ("sorted", "fixed")
-PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(9, 15))
+# How a Sobol' rung shares its points among the h0 nodes (``Quadrature.h0_allocation``).
+H0_ALLOCATIONS = ("weighted", "equal")
+
+
+def h0_block_sizes(h0_weight: np.ndarray, n: int, paired: bool) -> np.ndarray:
+    """Points of a Sobol' rung of ``n`` points per Gauss-Hermite h0 node: n / 2^a_i with
+    a_i = floor(log2(w_max / w_i) / 1.7), i.e. n_i about proportional to w_i^(1/1.7) in powers of
+    two: the sizes that minimise sum_i w_i n_i^-0.7 (the error of n_i points at the rate
+    N^-0.7 measured for the Sobol' rungs, docs/numerics.md section 3) for a given total. At
+    least 2 (one antithetic pair when ``paired``; n if n < 2). With 8 nodes: n for the four
+    central ones (weights 0.37, 0.12), n/8 and n/64 for the outer pairs (9.6e-3, 1.1e-4): 4.3 n
+    nodes where equal blocks have 8 n. Measured (Fig. 1 Persistent-SGD b = 0.3, t <= 20, six
+    scramblings, sup errors): the weighted 4096-point rung against the equal 2048-point rung,
+    in the same time, gen_error 1.7-3.8e-5 against 2.5-8.1e-5, m 1.7-2.9e-4 against
+    4.4-7.4e-4, C 0.7-1.9e-3 against 2.1-3.9e-3; square-root sizes (n/4, n/32 outside) were
+    1.9-4.2e-5 in gen_error."""
+    w = np.asarray(h0_weight, dtype=float)
+    shift = np.floor(np.log2(w.max() / w) / 1.7).astype(np.int64)
+    return np.maximum(n >> np.minimum(shift, 62), min(n, 2))
+
+
+# Sobol' rungs of 1024 .. 32768 points: with the weighted h0 allocation a rung of 2n points has
+# about as many nodes as one of n with equal blocks had (the ladder before: 512 .. 16384).
+PATH_LADDER = tuple(Resolution(n_points=2**j, n_h0=8) for j in range(10, 16))
 
 # The rung 1 of long horizons (``MODAL_LADDER_LONG`` below; ``DIRECT_LADDER``: rung 0, then it,
 # at any horizon): 24 h0 nodes and level 4 on the two leading KL modes only (cost 2 for the
@@ -201,7 +228,7 @@ class Quadrature(RefinedRule):
     None) at the standard rung ``STANDARD_RUNG``: rung 1 of the modal ladder (Fig. 1 GD:
     errors 9e-11 at t <= 10, 3.1e-8 at t <= 50; beyond ``LONG_HORIZON`` steps rung 1 is
     ``DIRECT_RUNG``, ``modal_ladder``: 3.1e-7 at t <= 100), rung 2 of the Sobol'
-    ladder (2048 points: ~1e-4 on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at
+    ladder (4096 points: ~3e-5 on Persistent-SGD b = 0.3 at t <= 20). ``tolerance`` > 0: at
     the first rung whose estimated error of m, C, gen_error and train_loss
     (``TOLERANCE_CURVES``), sup over t, is at most
     ``tolerance`` times max(1, sup_t |curve|) (a RuntimeWarning when the last rung allowed is
@@ -227,7 +254,12 @@ class Quadrature(RefinedRule):
     rung integrates a random selection: ``"sorted"`` (the default) draws s(k) in the sweep,
     stratified against the nodes' state (docs/theory.md eq. 3.13); ``"fixed"`` takes it from
     uniforms fixed in advance on the Sobol' set (coordinates h(0), s(0), z(0), s(1), ...: the
-    rule before, kept for comparison; its error falls like N^-1/2).
+    rule before, kept for comparison; its error falls like N^-1/2). ``h0_allocation``: how a
+    Sobol' rung shares its points among the h0 nodes: ``"weighted"`` (the default) gives h0
+    node i the first n / 2^a_i points by its Gauss-Hermite weight (``h0_block_sizes``: all n
+    for the four central nodes of 8, n/8 and n/64 for the outer pairs), ``"equal"`` all n to
+    every node (the rule before, with the Sobol' ladder of 512 .. 16384 points then). Modal
+    rungs do not depend on it.
 
     Examples
     --------
@@ -252,6 +284,7 @@ class Quadrature(RefinedRule):
     anderson: int = 5
     coarse_correction: bool = True
     selection: str = "sorted"
+    h0_allocation: str = "weighted"
     name = "quadrature"
 
     def __post_init__(self):
@@ -286,6 +319,9 @@ class Quadrature(RefinedRule):
         if self.selection not in SELECTIONS:
             raise ParameterError(f"selection must be one of {', '.join(SELECTIONS)}, got "
                                  f"{self.selection!r}")
+        if self.h0_allocation not in H0_ALLOCATIONS:
+            raise ParameterError(f"h0_allocation must be one of {', '.join(H0_ALLOCATIONS)}, got "
+                                 f"{self.h0_allocation!r}")
 
     def params(self) -> dict:
         out = super().params()
@@ -347,7 +383,21 @@ class Quadrature(RefinedRule):
         return tuple(ladder[len(self.rungs(problem, chain, K)): last + 1])
 
     def rung_size(self, problem, chain, K, resolution):
-        return self._labels(problem, resolution).h0.size * resolution.n_points
+        labels = self._labels(problem, resolution)
+        sizes = self._h0_sizes(problem, chain, K, labels, resolution.n_points)
+        if sizes is None:
+            return labels.h0.size * resolution.n_points
+        return labels.prob.size * int(sizes.sum())
+
+    def _h0_sizes(self, problem, chain, K, labels, n):
+        """The points of each h0 node of a Sobol' rung (``h0_block_sizes``), or None (all ``n``):
+        with ``h0_allocation="equal"``, for the data models whose groups have their own h0 rules
+        (teacher-student: not ``labels.interpolable``), and for the starting sweep of a modal
+        ladder (so that its results do not depend on the allocation)."""
+        if (self.h0_allocation == "equal" or not labels.interpolable or labels.h0.shape[1] == 1
+                or self.modal(problem, chain, K)):
+            return None
+        return h0_block_sizes(labels.h0_weight[0], n, problem.mixture.w_sign_symmetric)
 
     @property
     def fixed_point(self) -> FixedPointOptions:
@@ -489,15 +539,39 @@ class Quadrature(RefinedRule):
             normals = np.concatenate([normals, -normals])
             paths = np.concatenate([paths, paths])
         labels = self._labels(problem, resolution)
-        weight, a = tensor_product(
-            (labels.weight(), labels.arrays()),
-            (np.full(n, 1.0 / n), {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}),
-        )
+        inner = {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}
+        sizes = self._h0_sizes(problem, chain, K, labels, n)
+        if sizes is None:
+            weight, a = tensor_product((labels.weight(), labels.arrays()), (np.full(n, 1.0 / n), inner))
+        else:
+            weight, a = _nested_product(labels, sizes, inner, antithetic)
+        block_sizes = None if sizes is None else np.tile(sizes, labels.prob.size)
         selector = None if chain.deterministic or fixed_paths else SortedSelection(
-            chain, weight.size, n, paired=antithetic, seed=self.seed)
+            chain, weight.size, n, paired=antithetic, seed=self.seed, block_sizes=block_sizes)
         return NodeSet(weight=weight, c=a["c"], y=a["y"], h0=a["h0"], h_init=a["h_init"],
                        innovations=a["innovations"], s=a["s"], n_inner=n, selector=selector,
-                       **h0_layout(labels))
+                       h0_sizes=sizes, antithetic=antithetic, **h0_layout(labels))
+
+
+def _nested_product(labels, sizes, inner: dict, antithetic: bool):
+    """Label groups x h0 nodes x the first ``sizes[i]`` inner points at h0 node i, weight
+    prob[g] h0_weight[g, i] / sizes[i]. The first 2^m points of a scrambled Sobol' set are a
+    scrambled net themselves; with antithetic pairs (inner = [points, -points]) the block takes
+    its first sizes[i] / 2 points and their partners, so it stays exactly symmetric."""
+    n = next(iter(inner.values())).shape[0]
+    rows = []
+    for size in sizes:
+        size = int(size)
+        rows.append(np.concatenate([np.arange(size // 2), n // 2 + np.arange(size // 2)])
+                    if antithetic and size < n else np.arange(size))
+    index = np.concatenate(rows)
+    flat = labels.arrays()
+    label_of = np.repeat(np.arange(flat["c"].size), np.tile(sizes, labels.prob.size))
+    weight = labels.weight()[label_of] / np.tile(np.repeat(sizes, sizes), labels.prob.size)
+    arrays = {key: value[label_of] for key, value in flat.items()}
+    for key, value in inner.items():
+        arrays[key] = np.ascontiguousarray(np.tile(value[index], (labels.prob.size,) + (1,) * (value.ndim - 1)))
+    return weight, arrays
 
 
 def _warn_if_not_refining(ladder, modal: bool) -> None:
