@@ -77,7 +77,7 @@ from ._base import NodeSet, RefinedRule, normals_from_uniforms
 
 __all__ = ["Quadrature", "Resolution", "FixedPointOptions", "MODAL_LADDER", "MODAL_LADDER_LONG",
            "LONG_HORIZON", "PATH_LADDER", "DIRECT_RUNG", "DIRECT_LADDER", "STANDARD_RUNG",
-           "TOLERANCE_CURVES", "modal_ladder"]
+           "TOLERANCE_CURVES", "modal_ladder", "h0_block_sizes"]
 
 # Where the ladder stops without a tolerance or a resolution: {modal: rung, causal: rung}.
 STANDARD_RUNG = {True: 1, False: 2}
