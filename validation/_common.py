@@ -100,6 +100,14 @@ class Curve:
             # Coarse correction acts on modal rungs only; its default turned True (2026-12-02):
             # the keys of the Sobol' solves keep the value they were cached with.
             rule = {**rule, "coarse_correction": False}
+        if is_modal or not self.problem.mixture.label_factor(2).interpolable:
+            # The h0 allocation (added 2026-12-02, "weighted" by default) acts on the Sobol'
+            # rungs of the mixtures only (teacher-student groups keep equal blocks): the keys of
+            # the solves it does not change stay those they were cached with.
+            rule = {key: value for key, value in rule.items() if key != "h0_allocation"}
+        if not is_modal and getattr(self.rule, "ladder", True) is None:
+            # The rungs of the built-in Sobol' ladder (quaddmft.rules.quadrature.PATH_LADDER).
+            ladder = {"paths": PATH_VERSION}
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
                 "schedule": self.schedule.params(), "eta": self.eta, "t_max": self.t_max,
                 "rule": rule, **self._momentum_key(), **random, **ladder}
@@ -142,6 +150,10 @@ MODAL_VERSION = 1
 # 2: beyond LONG_HORIZON steps rung 1 is DIRECT_RUNG (quaddmft.rules.quadrature.modal_ladder,
 #    2026-12-02); solves of at most LONG_HORIZON steps keep MODAL_VERSION.
 MODAL_VERSION_LONG = 2
+# 1: the Sobol' ladder of 1024 .. 32768 points (512 .. 16384 before), 2026-12-02; the keys of
+#    the causal solves on the built-in ladder carry it (teacher-student data included, whose
+#    equal h0 blocks the new allocation leaves as they were).
+PATH_VERSION = 1
 
 
 class Cache:
@@ -214,7 +226,8 @@ def rule(tolerance=None, max_resolution=None, seed=0) -> qd.Quadrature:
 
 
 # Default last rung of each ladder in the figures: the library's standard rung
-# (``STANDARD_RUNG``: rung 1 of the modal ladder, rung 2 = 2048 points of the Sobol' ladder).
+# (``STANDARD_RUNG``: rung 1 of the modal ladder, rung 2 = 4096 points of the Sobol' ladder,
+# 2048 before the weighted h0 allocation of 2026-12-02).
 # The whole ladder at tolerance 1e-4 costs 6-15 min per two-cluster curve at t <= 40-50 on the
 # shared 2-core machine (27 curves: hours); the standard rung is 1e-6-accurate for GD and ~1e-4
 # for Persistent-SGD (docs/precision.md), far below the simulations' s.e.m. (~1e-3).
