@@ -83,8 +83,9 @@ PSGD_DOOR = qd.PersistentSGD(0.3, 1 / 0.3)  # Fig. 2 left (b = 1/tau = 0.3, line
 
 
 def coarse_ladder(points=(128, 256, 512, 1024), n_h0=8):
-    """Sobol' rungs below the built-in PATH_LADDER (512 .. 16384 points): same estimator, errors
-    large enough for an affordable QMC reference to be 30x more accurate."""
+    """Sobol' rungs below the built-in PATH_LADDER (1024 .. 32768 points; 512 .. 16384 before the
+    weighted h0 allocation): same estimator, errors large enough for an affordable QMC reference
+    to be 30x more accurate."""
     return tuple(qd.Resolution(n_points=n, n_h0=n_h0) for n in points)
 
 

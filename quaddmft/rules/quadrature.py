@@ -542,7 +542,8 @@ class Quadrature(RefinedRule):
         inner = {"h_init": normals[:, 0], "innovations": normals[:, 1:], "s": paths}
         sizes = self._h0_sizes(problem, chain, K, labels, n)
         if sizes is None:
-            weight, a = tensor_product((labels.weight(), labels.arrays()), (np.full(n, 1.0 / n), inner))
+            weight, a = tensor_product((labels.weight(), labels.arrays()),
+                                       (np.full(n, 1.0 / n), inner))
         else:
             weight, a = _nested_product(labels, sizes, inner, antithetic)
         block_sizes = None if sizes is None else np.tile(sizes, labels.prob.size)
@@ -570,7 +571,8 @@ def _nested_product(labels, sizes, inner: dict, antithetic: bool):
     weight = labels.weight()[label_of] / np.tile(np.repeat(sizes, sizes), labels.prob.size)
     arrays = {key: value[label_of] for key, value in flat.items()}
     for key, value in inner.items():
-        arrays[key] = np.ascontiguousarray(np.tile(value[index], (labels.prob.size,) + (1,) * (value.ndim - 1)))
+        reps = (labels.prob.size,) + (1,) * (value.ndim - 1)
+        arrays[key] = np.ascontiguousarray(np.tile(value[index], reps))
     return weight, arrays
 
 
