@@ -105,7 +105,7 @@ class Curve:
             # rungs of the mixtures only (teacher-student groups keep equal blocks): the keys of
             # the solves it does not change stay those they were cached with.
             rule = {key: value for key, value in rule.items() if key != "h0_allocation"}
-        if not is_modal and getattr(self.rule, "ladder", True) is None:
+        if not is_modal and isinstance(self.rule, qd.Quadrature) and self.rule.ladder is None:
             # The rungs of the built-in Sobol' ladder (quaddmft.rules.quadrature.PATH_LADDER).
             ladder = {"paths": PATH_VERSION}
         return {"kind": "dmft", "solver": SOLVER_VERSION, "problem": self.problem.params(),
