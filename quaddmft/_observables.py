@@ -9,6 +9,7 @@ C_perp(k, k) (4.1), ``gen_error`` (4.2)/(4.3), ``train_loss`` e = alpha <Lambda>
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -42,6 +43,13 @@ def _lagrange_basis(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
 def h0_interpolation_basis(h0_nodes: np.ndarray) -> np.ndarray:
     """Lagrange basis of the h0 nodes on the fine grid (``interpolated_accuracy``)."""
     return np.ascontiguousarray(_lagrange_basis(h0_nodes, _FINE_H0))
+
+
+@functools.lru_cache(maxsize=64)
+def _subset_basis(h0_nodes: tuple) -> np.ndarray:
+    """``h0_interpolation_basis`` of a subset of the h0 nodes, computed once per subset: the
+    nested accuracy (``_nested_accuracy``) needs the same few subsets at every step."""
+    return h0_interpolation_basis(np.asarray(h0_nodes))
 
 
 def h0_layout(labels) -> dict:
@@ -158,7 +166,7 @@ def _nested_accuracy(nodes, rbar: np.ndarray, sd: float, act: int, L: float) -> 
         if sd == 0.0:
             return interpolated_indicator_probability(act, L, y, grid, x, barycentric_weights(x),
                                                       8 * x.size)
-        return interpolated_correct_probability(act, L, y, grid, sd, h0_interpolation_basis(x))
+        return interpolated_correct_probability(act, L, y, grid, sd, _subset_basis(tuple(x)))
 
     total = np.zeros(G)
     for v, u in enumerate(levels):
