@@ -88,8 +88,8 @@ class Curve:
         # (UnresolvedSelectionError) changes only solves with a random selection.
         chain = self.schedule.chain(self.eta)
         random = {} if chain.deterministic else {"selection": SELECTION_VERSION}
-        # A solve on the modal ladder carries MODAL_VERSION (its rungs changed 2026-12-02); the
-        # Sobol' rungs of random selections on long horizons did not change.
+        # A solve on the modal ladder carries MODAL_VERSION (its rungs changed 2026-12-02), one on
+        # the built-in Sobol' ladder PATH_VERSION (below).
         modal = getattr(self.rule, "modal", None)
         K = horizon(self.eta, self.t_max)
         is_modal = bool(modal and modal(self.problem, chain, K))
