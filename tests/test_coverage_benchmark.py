@@ -12,42 +12,19 @@ About 10 s of one core.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import quaddmft as qd
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name, module_name):
-    spec = importlib.util.spec_from_file_location(module_name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+from benchmark_scripts import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def coverage():
-    # coverage.py imports its cache helper as the top-level module "_refcache" (it runs as a
-    # script from benchmarks/); it is loaded by path, not by putting benchmarks/ on sys.path,
-    # where numba's ``import coverage`` would find the script.
-    saved = sys.modules.get("_refcache")
-    _load("_refcache", "_refcache")
-    try:
-        yield _load("coverage", "quaddmft_benchmark_coverage")
-    finally:
-        sys.modules.pop("quaddmft_benchmark_coverage", None)
-        if saved is None:
-            sys.modules.pop("_refcache", None)
-        else:
-            sys.modules["_refcache"] = saved
+    with benchmark_script("coverage") as module:
+        yield module
 
 
 def _fake(values, errors, kind=qd.ErrorKind.REFINEMENT):
