@@ -13,6 +13,10 @@ correlation. Measured (docs/numerics.md section 3): the two are strongly anti-co
 (-0.89 to -0.95), each 1.5-2.4x the error they leave, so a method that lowers the errors of m
 and C need not lower gen_error's.
 
+Where rungs r-1 and r-2 were run too, a row carries ``combined``: the same statistics for the
+mean of rungs r, r-1, r-2 weighted 1 : 2^-1.4 : 2^-2.8 (the ladder solves all three at
+resolution r; measured, not the rule: docs/numerics.md section 3).
+
 The reference (keys gen_error, m, C) is the mean of 8 independently scrambled 32768-point
 rungs with equal h0 blocks (seeds 11-18), built by ``--make-reference`` (~8 x 45 s of one core;
 standard error 2.1e-6 in gen_error). benchmarks/scramblings.json was measured against the one
@@ -77,8 +81,19 @@ def split_gen_error(m, C, dm, dC) -> dict:
     return out
 
 
-def spread(ref: dict, allocation: str, rung: int, seeds: int) -> dict:
-    sup = {c: [] for c in CURVES}
+def statistics(signed: dict) -> dict:
+    """Per curve, from the signed errors (seeds, K+1): median and max over seeds of the sup over
+    t, rms over seeds and t; and how many seeds have gen_error within 1e-5."""
+    out = {"gen_error_below_1e-5": int(np.sum(np.abs(signed["gen_error"]).max(axis=1) <= 1e-5))}
+    for c in CURVES:
+        sup = np.abs(signed[c]).max(axis=1)
+        out[c] = {"median_sup": float(np.median(sup)), "max_sup": float(np.max(sup)),
+                  "rms": float(np.sqrt(np.mean(signed[c] ** 2))), "sup_per_seed": sup.tolist()}
+    return out
+
+
+def spread(ref: dict, allocation: str, rung: int, seeds: int):
+    """The row of one allocation and rung over seeds 0..seeds-1, and the signed errors."""
     signed = {c: [] for c in CURVES}
     seconds, splits = [], []
     for seed in range(seeds):
@@ -87,16 +102,42 @@ def spread(ref: dict, allocation: str, rung: int, seeds: int) -> dict:
         seconds.append(time.process_time() - start)
         for c in CURVES:
             signed[c].append(getattr(result, c) - ref[c])
-            sup[c].append(float(np.abs(signed[c][-1]).max()))
         splits.append(split_gen_error(ref["m"], ref["C"], signed["m"][-1], signed["C"][-1]))
+    signed = {c: np.array(v) for c, v in signed.items()}
     row = {"allocation": allocation, "rung": rung, "seeds": seeds,
-           "cpu_s_median": float(np.median(seconds)),
-           "gen_error_below_1e-5": int(np.sum(np.array(sup["gen_error"]) <= 1e-5))}
-    for c in CURVES:
-        row[c] = {"median_sup": float(np.median(sup[c])), "max_sup": float(np.max(sup[c])),
-                  "rms": float(np.sqrt(np.mean(np.square(signed[c])))), "sup_per_seed": sup[c]}
+           "cpu_s_median": float(np.median(seconds)), **statistics(signed)}
     row["gen_error_split"] = {k: float(np.median([s[k] for s in splits])) for k in splits[0]}
-    return row
+    return row, signed
+
+
+# Weights of rungs r, r-1, r-2 in their mean (``combined``): proportional to 1 / variance for
+# errors that fall like N^-0.7 and are independent from rung to rung.
+COMBINATION_WEIGHTS = np.array([1.0, 2.0**-1.4, 2.0**-2.8]) / (1.0 + 2.0**-1.4 + 2.0**-2.8)
+
+
+def combined(signed_by_rung: dict, rung: int) -> dict:
+    """The errors of the weighted mean of rungs r, r-1, r-2 (the ladder solves all three for its
+    estimate at resolution r), per seed."""
+    signed = {c: sum(w * signed_by_rung[rung - i][c] for i, w in enumerate(COMBINATION_WEIGHTS))
+              for c in CURVES}
+    return {"rung": rung, "combined_with": [rung - 1, rung - 2],
+            "weights": COMBINATION_WEIGHTS.tolist(), **statistics(signed)}
+
+
+def summary(row: dict, seeds: int) -> str:
+    g, split = row["gen_error"], row["gen_error_split"]
+    text = (f"{row['allocation']:8s} rung {row['rung']}: {row['cpu_s_median']:5.1f} s  gen_error sup "
+            f"median {g['median_sup']:.2e} max {g['max_sup']:.2e} rms {g['rms']:.2e} "
+            f"({row['gen_error_below_1e-5']}/{seeds} <= 1e-5)  m {row['m']['median_sup']:.2e}  C "
+            f"{row['C']['median_sup']:.2e}  | m part {split['m_part']:.1e} C part "
+            f"{split['C_part']:.1e} corr {split['correlation']:+.2f}")
+    if "combined" in row:
+        c = row["combined"]
+        text += (f"\n{'':8s} with rungs {c['combined_with']}: gen_error sup median "
+                 f"{c['gen_error']['median_sup']:.2e} max {c['gen_error']['max_sup']:.2e} rms "
+                 f"{c['gen_error']['rms']:.2e} ({c['gen_error_below_1e-5']}/{seeds} <= 1e-5)  m rms "
+                 f"{c['m']['rms']:.2e}  C rms {c['C']['rms']:.2e}")
+    return text
 
 
 def main(argv=None):
@@ -116,15 +157,13 @@ def main(argv=None):
     ref = dict(np.load(args.reference))
     rows = []
     for allocation in args.allocations:
+        signed_by_rung = {}
         for rung in args.rungs:
-            row = spread(ref, allocation, rung, args.seeds)
+            row, signed_by_rung[rung] = spread(ref, allocation, rung, args.seeds)
+            if all(rung - i in signed_by_rung for i in (1, 2)):
+                row["combined"] = combined(signed_by_rung, rung)
             rows.append(row)
-            g, split = row["gen_error"], row["gen_error_split"]
-            print(f"{allocation:8s} rung {rung}: {row['cpu_s_median']:5.1f} s  gen_error sup median "
-                  f"{g['median_sup']:.2e} max {g['max_sup']:.2e} rms {g['rms']:.2e} "
-                  f"({row['gen_error_below_1e-5']}/{args.seeds} <= 1e-5)  m {row['m']['median_sup']:.2e}"
-                  f"  C {row['C']['median_sup']:.2e}  | m part {split['m_part']:.1e} C part "
-                  f"{split['C_part']:.1e} corr {split['correlation']:+.2f}", flush=True)
+            print(summary(row, args.seeds), flush=True)
             if args.out:  # after each row: an interrupted run keeps what it measured
                 write_text(args.out, json.dumps({"reference": args.reference, "rows": rows}, indent=1))
     return 0
