@@ -41,6 +41,7 @@ import numpy as np
 import quaddmft as qd
 from _refcache import write_text
 from quaddmft._io import atomic_write
+from quaddmft._observables import mean_and_standard_error
 from quaddmft.rules.quadrature import Resolution
 
 PROBLEM = qd.Problem(qd.TwoCluster(alpha=2.0, delta=0.5), "logistic", R=0.01)
@@ -61,12 +62,12 @@ def make_reference(path: str) -> None:
     ladder = (Resolution(n_points=256, n_h0=8), Resolution(n_points=32768, n_h0=8))
     runs = [solve(qd.Quadrature(ladder=ladder, resolution=1, seed=seed, h0_allocation="equal"))
             for seed in REFERENCE_SEEDS]
-    mean = {c: np.mean([getattr(r, c) for r in runs], axis=0) for c in CURVES}
-    error = {f"{c}_standard_error": np.std([getattr(r, c) for r in runs], axis=0, ddof=1)
-             / np.sqrt(len(runs)) for c in CURVES}
+    arrays = {}
+    for c in CURVES:
+        arrays[c], arrays[f"{c}_standard_error"] = mean_and_standard_error([getattr(r, c) for r in runs])
     with atomic_write(path, "wb") as fh:  # to a file object: np.savez adds no suffix
-        np.savez(fh, **mean, **error)
-    print(f"wrote {path}: standard error of gen_error {error['gen_error_standard_error'].max():.1e}")
+        np.savez(fh, **arrays)
+    print(f"wrote {path}: standard error of gen_error {arrays['gen_error_standard_error'].max():.1e}")
 
 
 def split_gen_error(m, C, dm, dC) -> dict:
