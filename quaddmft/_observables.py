@@ -52,6 +52,13 @@ def _subset_basis(h0_nodes: tuple) -> np.ndarray:
     return h0_interpolation_basis(np.asarray(h0_nodes))
 
 
+def antithetic_prefix(u: int, half: int) -> np.ndarray:
+    """Where the first u points of an antithetic block sit: the block holds its points, then
+    from ``half`` on their partners in the same order, so the first u are the first u/2 points
+    and their partners (the nested h0 layout, ``NodeSet.antithetic``)."""
+    return np.concatenate([np.arange(u // 2), half + np.arange(u // 2)])
+
+
 def h0_layout(labels) -> dict:
     """The ``h0_basis``, ``h0_nodes`` and ``h0_groups`` of a node set built with the label
     groups ``labels`` (``_problem.LabelFactor``) as its outer factors: the Gauss-Hermite
@@ -148,16 +155,10 @@ def _nested_accuracy(nodes, rbar: np.ndarray, sd: float, act: int, L: float) -> 
     y_group = nodes.y.reshape(G, per_group)[:, 0]
     levels = np.unique(sizes)
 
-    def positions(size, u):
-        """Where the first u inner points sit in a block of ``size``: with antithetic pairs the
-        block holds the first size/2 points, then their partners (``NodeSet.antithetic``)."""
-        if not nodes.antithetic:
-            return np.arange(u)
-        return np.concatenate([np.arange(u // 2), size // 2 + np.arange(u // 2)])
-
     def integral(subset, u):
         """J_subset(p) over the first u inner points p, per group: (G, u)."""
-        within = np.stack([positions(int(sizes[i]), u) for i in subset])  # (|subset|, u)
+        within = np.stack([antithetic_prefix(u, int(sizes[i]) // 2) if nodes.antithetic
+                           else np.arange(u) for i in subset])  # (|subset|, u)
         index = (np.arange(G)[:, None, None] * per_group + start[subset][None, :, None]
                  + within[None, :, :])
         grid = np.ascontiguousarray(rbar[index])
